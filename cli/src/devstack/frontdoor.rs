@@ -1,0 +1,1 @@
+//! Front door: an HTTP reverse proxy with Route 53 failover-routing semantics.

@@ -1,0 +1,1 @@
+//! Links: controllable TCP proxies for every cross-region connection.
