@@ -1,6 +1,11 @@
 //! pmctl: operator CLI and control plane for the two-region Property Management API.
 //!
-//! Commands (`commands/`) are thin over the operations library (`ops/`); the only door
-//! between the failover logic and the world is the `provider` module.
+//! Commands (`commands/`) are thin over the operations library (`ops/`, `devstack/`); the
+//! only door between the failover logic and the world is the `provider` module.
 
+pub mod commands;
+pub mod config;
 pub mod devstack;
+pub mod error;
+pub mod lock;
+pub mod shell;

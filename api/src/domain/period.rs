@@ -1,0 +1,110 @@
+//! Billing periods `YYYY-MM`.
+
+use chrono::{Datelike, NaiveDate};
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Period {
+    year: i32,
+    month: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be a period YYYY-MM, e.g. 2026-11")]
+pub struct PeriodError;
+
+impl Period {
+    pub fn new(year: i32, month: u32) -> Result<Period, PeriodError> {
+        if !(2000..=2999).contains(&year) || !(1..=12).contains(&month) {
+            return Err(PeriodError);
+        }
+        Ok(Period { year, month })
+    }
+
+    pub fn of(date: NaiveDate) -> Period {
+        Period {
+            year: date.year(),
+            month: date.month(),
+        }
+    }
+
+    pub fn first_day(self) -> NaiveDate {
+        NaiveDate::from_ymd_opt(self.year, self.month, 1).expect("valid period")
+    }
+
+    pub fn last_day(self) -> NaiveDate {
+        self.next().first_day().pred_opt().expect("valid date")
+    }
+
+    pub fn next(self) -> Period {
+        if self.month == 12 {
+            Period {
+                year: self.year + 1,
+                month: 1,
+            }
+        } else {
+            Period {
+                year: self.year,
+                month: self.month + 1,
+            }
+        }
+    }
+
+    /// The due date for a lease whose rent is due on `due_day` (1–28, valid in every month).
+    pub fn due_date(self, due_day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(self.year, self.month, due_day.clamp(1, 28)).expect("valid day")
+    }
+}
+
+impl FromStr for Period {
+    type Err = PeriodError;
+    fn from_str(s: &str) -> Result<Period, PeriodError> {
+        let (y, m) = s.trim().split_once('-').ok_or(PeriodError)?;
+        if y.len() != 4 || m.len() != 2 {
+            return Err(PeriodError);
+        }
+        Period::new(
+            y.parse().map_err(|_| PeriodError)?,
+            m.parse().map_err(|_| PeriodError)?,
+        )
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Period {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl serde::Serialize for Period {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_bounds() {
+        let p: Period = "2026-02".parse().unwrap();
+        assert_eq!(p.first_day(), NaiveDate::from_ymd_opt(2026, 2, 1).unwrap());
+        assert_eq!(p.last_day(), NaiveDate::from_ymd_opt(2026, 2, 28).unwrap());
+        assert_eq!(
+            "2026-12".parse::<Period>().unwrap().next().to_string(),
+            "2027-01"
+        );
+        for bad in ["2026-13", "2026-1", "26-01", "2026/01", ""] {
+            assert!(bad.parse::<Period>().is_err(), "{bad}");
+        }
+    }
+}

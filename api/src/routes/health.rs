@@ -1,0 +1,95 @@
+//! `GET /health` (process alive) and `GET /ready` (database reachable, its role).
+
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use std::time::Duration;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+}
+
+async fn health() -> impl IntoResponse {
+    Json(serde_json::json!({ "status": "ok", "version": crate::VERSION }))
+}
+
+#[derive(Serialize)]
+pub struct Ready {
+    pub status: &'static str,
+    pub region: String,
+    /// `writer` | `replica` (a fenced, read-only writer reports `replica`).
+    pub db_role: Option<&'static str>,
+    pub fenced: bool,
+    pub writer_region: Option<String>,
+    pub epoch: Option<i64>,
+    pub version: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'static str>,
+}
+
+/// What the database says about itself: role, fencing, and the replicated topology row.
+pub async fn db_facts(
+    state: &AppState,
+) -> Result<(bool, bool, Option<(String, i64)>), sqlx::Error> {
+    let mut c = state.db.acquire().await?;
+    let (in_recovery, read_only): (bool, String) = sqlx::query_as(
+        "SELECT pg_is_in_recovery(), current_setting('default_transaction_read_only')",
+    )
+    .fetch_one(&mut *c)
+    .await?;
+    let topo: Option<(String, i64)> =
+        sqlx::query_as("SELECT writer_region, epoch FROM region_topology WHERE singleton")
+            .fetch_optional(&mut *c)
+            .await
+            .unwrap_or(None);
+    Ok((in_recovery, read_only == "on", topo))
+}
+
+async fn ready(State(state): State<AppState>) -> Response {
+    let region = state.settings.region.clone();
+    match tokio::time::timeout(Duration::from_secs(2), db_facts(&state)).await {
+        Ok(Ok((in_recovery, fenced, topo))) => {
+            let role = if in_recovery || fenced {
+                "replica"
+            } else {
+                "writer"
+            };
+            Json(Ready {
+                status: "ready",
+                region,
+                db_role: Some(role),
+                fenced: fenced && !in_recovery,
+                writer_region: topo.as_ref().map(|t| t.0.clone()),
+                epoch: topo.map(|t| t.1),
+                version: crate::VERSION,
+                error: None,
+            })
+            .into_response()
+        }
+        other => {
+            if let Ok(Err(e)) = other {
+                tracing::warn!(error = %e, "readiness: database unreachable");
+            }
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(Ready {
+                    status: "unavailable",
+                    region,
+                    db_role: None,
+                    fenced: false,
+                    writer_region: None,
+                    epoch: None,
+                    version: crate::VERSION,
+                    error: Some("database unreachable"),
+                }),
+            )
+                .into_response()
+        }
+    }
+}

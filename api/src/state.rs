@@ -1,0 +1,78 @@
+//! Shared application state and settings.
+
+use crate::auth::Verifier;
+use ipnet::IpNet;
+use sqlx::PgPool;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Settings that shape request handling (the server and the Lambda entry point both build it).
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// This deployment's region name, reported by `/ready` (e.g. `east`, `us-east-1`).
+    pub region: String,
+    /// Source networks allowed to call the M-Pesa callback URLs; empty = any.
+    pub callback_allow: Vec<IpNet>,
+    /// Proxies whose `X-Forwarded-For` is trusted (e.g. the front door, API Gateway).
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: PgPool,
+    pub settings: Arc<Settings>,
+    pub verifier: Option<Arc<Verifier>>,
+}
+
+impl AppState {
+    pub fn new(db: PgPool, settings: Settings, verifier: Option<Verifier>) -> AppState {
+        AppState {
+            db,
+            settings: Arc::new(settings),
+            verifier: verifier.map(Arc::new),
+        }
+    }
+}
+
+/// The client's address: the peer, or — when the peer is a trusted proxy — the nearest
+/// untrusted address in `X-Forwarded-For` (rightmost first, as proxies append).
+pub fn client_ip(peer: Option<IpAddr>, xff: Option<&str>, trusted: &[IpNet]) -> Option<IpAddr> {
+    let peer = peer?;
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let mut last = peer;
+    if let Some(xff) = xff {
+        for part in xff.rsplit(',') {
+            match part.trim().parse::<IpAddr>() {
+                Ok(ip) if is_trusted(&ip) => last = ip,
+                Ok(ip) => return Some(ip),
+                Err(_) => return None, // a garbled chain cannot be trusted
+            }
+        }
+    }
+    Some(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xff_only_from_trusted_proxies() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let peer: IpAddr = "10.1.1.1".parse().unwrap();
+        let outside: IpAddr = "196.201.214.200".parse().unwrap();
+        assert_eq!(
+            client_ip(Some(peer), Some("1.2.3.4, 196.201.214.200"), &trusted),
+            Some(outside)
+        );
+        // An untrusted peer's XFF is ignored.
+        assert_eq!(
+            client_ip(Some(outside), Some("10.0.0.5"), &trusted),
+            Some(outside)
+        );
+        assert_eq!(client_ip(Some(peer), Some("bogus"), &trusted), None);
+    }
+}

@@ -1,0 +1,10 @@
+//! SQL (sqlx, PostgreSQL), one module per aggregate. Every query is scoped by landlord.
+//! Functions take a connection so handlers decide the transaction boundary (one per write).
+
+pub mod landlords;
+pub mod ledger;
+pub mod page;
+pub mod payments;
+pub mod rentals;
+
+pub use page::{Page, PageQuery};

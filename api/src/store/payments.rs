@@ -1,0 +1,312 @@
+//! Payments: manual entries, M-Pesa C2B and STK callbacks, the suspense list, idempotency.
+
+use super::page::Page;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct Payment {
+    pub id: Uuid,
+    pub lease_id: Option<Uuid>,
+    pub method: String,
+    pub status: String,
+    pub amount: i64,
+    pub receipt: Option<String>,
+    pub bill_ref: Option<String>,
+    pub paid_at: DateTime<Utc>,
+    pub allocated: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+const PAYMENT_SELECT: &str = "SELECT p.seq, p.id, p.lease_id, p.method, p.status, p.amount, p.receipt,
+    p.bill_ref, p.paid_at, COALESCE((SELECT SUM(a.amount) FROM allocations a WHERE a.payment_id = p.id), 0)::bigint AS allocated,
+    p.created_at FROM payments p";
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    seq: i64,
+    #[sqlx(flatten)]
+    p: Payment,
+}
+
+pub struct NewPayment<'a> {
+    pub lease_id: Option<Uuid>,
+    pub method: &'a str,
+    pub amount: i64,
+    pub receipt: Option<&'a str>,
+    pub bill_ref: Option<&'a str>,
+    pub paid_at: DateTime<Utc>,
+}
+
+/// Inserts a payment; for M-Pesa methods a receipt already recorded makes this a no-op
+/// returning `None` (the receipt is the idempotency key of callbacks). A payment with a
+/// lease is credited and allocated in the same transaction; without one it goes to suspense.
+pub async fn insert(
+    c: &mut PgConnection,
+    landlord: &str,
+    p: &NewPayment<'_>,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    let status = if p.lease_id.is_some() {
+        "credited"
+    } else {
+        "unmatched"
+    };
+    let id: Option<(Uuid,)> = sqlx::query_as(
+        "INSERT INTO payments (id, landlord_id, lease_id, method, status, amount, receipt, bill_ref, paid_at)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)
+         ON CONFLICT (receipt) WHERE method IN ('mpesa_c2b', 'mpesa_stk') DO NOTHING RETURNING id",
+    )
+    .bind(Uuid::new_v4())
+    .bind(landlord)
+    .bind(p.lease_id)
+    .bind(p.method)
+    .bind(status)
+    .bind(p.amount)
+    .bind(p.receipt)
+    .bind(p.bill_ref)
+    .bind(p.paid_at)
+    .fetch_optional(&mut *c)
+    .await?;
+    if let (Some(_), Some(lease)) = (&id, p.lease_id) {
+        super::ledger::settle_lease(c, lease).await?;
+    }
+    Ok(id.map(|r| r.0))
+}
+
+pub async fn get(
+    c: &mut PgConnection,
+    landlord: &str,
+    id: Uuid,
+) -> Result<Option<Payment>, sqlx::Error> {
+    let r: Option<Row> = sqlx::query_as(&format!(
+        "{PAYMENT_SELECT} WHERE p.landlord_id=$1 AND p.id=$2"
+    ))
+    .bind(landlord)
+    .bind(id)
+    .fetch_optional(c)
+    .await?;
+    Ok(r.map(|r| r.p))
+}
+
+pub async fn list(
+    c: &mut PgConnection,
+    landlord: &str,
+    status: Option<&str>,
+    lease: Option<Uuid>,
+    limit: i64,
+    before: i64,
+) -> Result<Page<Payment>, sqlx::Error> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "{PAYMENT_SELECT} WHERE p.landlord_id=$1 AND ($2::text IS NULL OR p.status=$2)
+         AND ($3::uuid IS NULL OR p.lease_id=$3) AND p.seq < $4 ORDER BY p.seq DESC LIMIT $5"
+    ))
+    .bind(landlord)
+    .bind(status)
+    .bind(lease)
+    .bind(before)
+    .bind(limit + 1)
+    .fetch_all(c)
+    .await?;
+    Ok(Page::from_rows(
+        rows.into_iter().map(|r| (r.seq, r.p)).collect(),
+        limit,
+    ))
+}
+
+pub enum MatchOutcome {
+    Matched,
+    NotFound,
+    NotUnmatched,
+}
+
+/// Moves a suspense payment to a lease, credits and allocates it.
+pub async fn match_to_lease(
+    c: &mut PgConnection,
+    landlord: &str,
+    id: Uuid,
+    lease: Uuid,
+) -> Result<MatchOutcome, sqlx::Error> {
+    let status: Option<(String,)> =
+        sqlx::query_as("SELECT status FROM payments WHERE landlord_id=$1 AND id=$2 FOR UPDATE")
+            .bind(landlord)
+            .bind(id)
+            .fetch_optional(&mut *c)
+            .await?;
+    match status {
+        None => return Ok(MatchOutcome::NotFound),
+        Some((s,)) if s != "unmatched" => return Ok(MatchOutcome::NotUnmatched),
+        _ => {}
+    }
+    sqlx::query("UPDATE payments SET lease_id=$2, status='credited' WHERE id=$1")
+        .bind(id)
+        .bind(lease)
+        .execute(&mut *c)
+        .await?;
+    super::ledger::settle_lease(c, lease).await?;
+    Ok(MatchOutcome::Matched)
+}
+
+/// A stored response for an Idempotency-Key.
+pub struct StoredResponse {
+    pub request_hash: String,
+    pub status: i32,
+    pub body: serde_json::Value,
+}
+
+/// Claims an idempotency key inside the caller's transaction. A concurrent request with the
+/// same key blocks on the unique index until this transaction ends, then sees its result.
+/// Returns the earlier response when the key was already used.
+pub async fn claim_idempotency_key(
+    c: &mut PgConnection,
+    landlord: &str,
+    key: &str,
+    request_hash: &str,
+) -> Result<Option<StoredResponse>, sqlx::Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_keys (landlord_id, key, request_hash, status, response)
+         VALUES ($1,$2,$3,0,'null') ON CONFLICT DO NOTHING",
+    )
+    .bind(landlord)
+    .bind(key)
+    .bind(request_hash)
+    .execute(&mut *c)
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        return Ok(None);
+    }
+    let (request_hash, status, body): (String, i32, serde_json::Value) = sqlx::query_as(
+        "SELECT request_hash, status, response FROM idempotency_keys WHERE landlord_id=$1 AND key=$2",
+    )
+    .bind(landlord)
+    .bind(key)
+    .fetch_one(c)
+    .await?;
+    Ok(Some(StoredResponse {
+        request_hash,
+        status,
+        body,
+    }))
+}
+
+pub async fn store_idempotent_response(
+    c: &mut PgConnection,
+    landlord: &str,
+    key: &str,
+    status: u16,
+    body: &serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE idempotency_keys SET status=$3, response=$4 WHERE landlord_id=$1 AND key=$2",
+    )
+    .bind(landlord)
+    .bind(key)
+    .bind(status as i32)
+    .bind(body)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+pub async fn register_stk(
+    c: &mut PgConnection,
+    landlord: &str,
+    checkout_request_id: &str,
+    lease: Uuid,
+    amount: i64,
+) -> Result<bool, sqlx::Error> {
+    let n = sqlx::query(
+        "INSERT INTO stk_requests (checkout_request_id, landlord_id, lease_id, amount)
+         VALUES ($1,$2,$3,$4) ON CONFLICT DO NOTHING",
+    )
+    .bind(checkout_request_id)
+    .bind(landlord)
+    .bind(lease)
+    .bind(amount)
+    .execute(c)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+pub struct StkState {
+    pub lease_id: Option<Uuid>,
+    pub completed: bool,
+}
+
+/// Locks (creating if unknown) the STK request row of a callback; duplicates serialise here.
+pub async fn lock_stk(
+    c: &mut PgConnection,
+    landlord: &str,
+    checkout_request_id: &str,
+) -> Result<Option<StkState>, sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO stk_requests (checkout_request_id, landlord_id) VALUES ($1,$2) ON CONFLICT DO NOTHING",
+    )
+    .bind(checkout_request_id)
+    .bind(landlord)
+    .execute(&mut *c)
+    .await?;
+    let r: Option<(Option<Uuid>, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "SELECT lease_id, completed_at FROM stk_requests WHERE checkout_request_id=$1 AND landlord_id=$2 FOR UPDATE",
+    )
+    .bind(checkout_request_id)
+    .bind(landlord)
+    .fetch_optional(c)
+    .await?;
+    Ok(r.map(|(lease_id, done)| StkState {
+        lease_id,
+        completed: done.is_some(),
+    }))
+}
+
+pub async fn complete_stk(
+    c: &mut PgConnection,
+    checkout_request_id: &str,
+    result_code: i64,
+    result_desc: &str,
+    receipt: Option<&str>,
+    payment: Option<Uuid>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE stk_requests SET result_code=$2, result_desc=$3, receipt=$4, payment_id=$5, completed_at=now()
+         WHERE checkout_request_id=$1",
+    )
+    .bind(checkout_request_id)
+    .bind(result_code as i32)
+    .bind(result_desc)
+    .bind(receipt)
+    .bind(payment)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct StkRecord {
+    pub checkout_request_id: String,
+    pub lease_id: Option<Uuid>,
+    pub amount: Option<i64>,
+    pub result_code: Option<i32>,
+    pub result_desc: Option<String>,
+    pub receipt: Option<String>,
+    pub payment_id: Option<Uuid>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+pub async fn get_stk(
+    c: &mut PgConnection,
+    landlord: &str,
+    id: &str,
+) -> Result<Option<StkRecord>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT checkout_request_id, lease_id, amount, result_code, result_desc, receipt, payment_id, completed_at
+         FROM stk_requests WHERE landlord_id=$1 AND checkout_request_id=$2",
+    )
+    .bind(landlord)
+    .bind(id)
+    .fetch_optional(c)
+    .await
+}

@@ -1,0 +1,214 @@
+//! `pmctl dev up | down | status | logs | token`.
+
+use super::{json, out, runtime, Global, Output};
+use crate::devstack::stack::{self, Ports, StackSpec};
+use crate::devstack::Stack;
+use crate::error::{CliError, CliResult, EXIT_DEGRADED, EXIT_OK};
+use clap::Subcommand;
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+
+#[derive(Subcommand, Debug)]
+pub enum DevCmd {
+    /// Start the local two-region stack (idempotent; repairs a half-started stack).
+    Up {
+        /// Put every port at a fixed offset from this one (front door = BASE, APIs BASE+1/+2,
+        /// admin BASE+9, PostgreSQL BASE+11/+12, links BASE+13/+14).
+        #[arg(long)]
+        port_base: Option<u16>,
+        /// Replication mode: `zero` (synchronous) or `async`; overrides pmctl.toml.
+        #[arg(long, value_parser = ["zero", "async"])]
+        rpo: Option<String>,
+    },
+    /// Stop every component and remove the stack's data.
+    Down {
+        /// Keep the state directory (databases, logs) after stopping.
+        #[arg(long)]
+        keep_data: bool,
+    },
+    /// Each component: pid, port, health, database role, replication.
+    Status,
+    /// Print a component's log (api-east, api-west, postgres-east, postgres-west, net).
+    Logs {
+        component: Option<String>,
+        /// Lines from the end of each log.
+        #[arg(long, short = 'n', default_value_t = 50)]
+        lines: usize,
+    },
+    /// Print a landlord bearer token the local APIs accept (for curl).
+    Token {
+        #[arg(long, default_value = "landlord-dev")]
+        sub: String,
+        #[arg(long, default_value_t = 3600)]
+        ttl_secs: u64,
+    },
+}
+
+pub fn run(g: &Global, cmd: DevCmd) -> CliResult {
+    let (dir, env) = g.local()?;
+    let shell = g.shell();
+    let rt = runtime();
+    match cmd {
+        DevCmd::Up { port_base, rpo } => {
+            let ports = match port_base.or(env.port_base) {
+                Some(b) => Ports::from_base(b).map_err(CliError::invalid)?,
+                None => Ports::default(),
+            };
+            let rpo = match rpo.as_deref() {
+                Some("async") => crate::config::Rpo::Async,
+                Some(_) => crate::config::Rpo::Zero,
+                None => env.rpo,
+            };
+            let spec = StackSpec {
+                ports,
+                rpo,
+                health: env.health.clone(),
+                thresholds: env.thresholds.clone(),
+            };
+            let outcome = rt.block_on(stack::up(&dir, spec, &shell))?;
+            match &outcome {
+                stack::UpOutcome::AlreadyUp => {
+                    shell.status("Up", "stack already running; nothing to do")
+                }
+                stack::UpOutcome::Repaired { started } => {
+                    shell.status("Repaired", format!("started {}", started.join(", ")))
+                }
+                stack::UpOutcome::Created => {}
+            }
+            let st = Stack::open(&dir)?;
+            if g.output == Output::Json {
+                out(json(&serde_json::json!({
+                    "outcome": outcome,
+                    "frontdoor": st.frontdoor_url(),
+                    "state_dir": dir,
+                })));
+            } else {
+                out(format!(
+                    "stack up: front door {} (east writer, west replica, rpo {})\n\
+                     try:  curl -H \"Authorization: Bearer $(pmctl dev token)\" {}/v1/properties",
+                    st.frontdoor_url(),
+                    st.spec().rpo,
+                    st.frontdoor_url()
+                ));
+            }
+            Ok(EXIT_OK)
+        }
+        DevCmd::Down { keep_data } => {
+            let r = rt.block_on(stack::down(&dir, keep_data, &shell))?;
+            if g.output == Output::Json {
+                out(json(&r));
+            } else {
+                shell.status(
+                    "Down",
+                    format!(
+                        "stopped {}{}",
+                        if r.stopped.is_empty() {
+                            "nothing".to_string()
+                        } else {
+                            r.stopped.join(", ")
+                        },
+                        if r.removed {
+                            "; data removed"
+                        } else {
+                            "; data kept"
+                        }
+                    ),
+                );
+            }
+            Ok(EXIT_OK)
+        }
+        DevCmd::Status => {
+            let st = rt.block_on(stack::status(&dir))?;
+            if g.output == Output::Json {
+                out(json(&st));
+            } else {
+                let mut t = Table::new();
+                t.load_preset(UTF8_FULL_CONDENSED);
+                t.set_header([
+                    "component",
+                    "pid",
+                    "port",
+                    "health",
+                    "role",
+                    "replication",
+                    "detail",
+                ]);
+                for c in &st.components {
+                    let repl = c
+                        .replicas
+                        .iter()
+                        .map(|r| {
+                            format!(
+                                "{} {} {} lag {}",
+                                r.application_name,
+                                r.state,
+                                r.sync_state,
+                                r.lag_bytes
+                                    .map(|b| format!("{b} B"))
+                                    .unwrap_or_else(|| "?".into())
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    t.add_row([
+                        c.name.clone(),
+                        c.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+                        c.port.to_string(),
+                        match (c.running, c.healthy) {
+                            (true, true) => "ok".into(),
+                            (true, false) => "unhealthy".into(),
+                            (false, true) => "ok (no pid)".into(),
+                            (false, false) => "stopped".into(),
+                        },
+                        c.db_role.clone().unwrap_or_else(|| "-".into()),
+                        repl,
+                        c.detail.clone(),
+                    ]);
+                }
+                out(t);
+            }
+            Ok(if st.all_healthy() {
+                EXIT_OK
+            } else {
+                EXIT_DEGRADED
+            })
+        }
+        DevCmd::Logs { component, lines } => {
+            let st = Stack::open(&dir)?;
+            let known = [
+                "postgres-east",
+                "postgres-west",
+                "api-east",
+                "api-west",
+                "net",
+            ];
+            let pick: Vec<&str> = match component.as_deref() {
+                None => known.to_vec(),
+                Some(c) if known.contains(&c) => vec![c],
+                Some(c) => {
+                    return Err(CliError::invalid(format!(
+                        "unknown component `{c}` (one of: {})",
+                        known.join(", ")
+                    )))
+                }
+            };
+            for c in pick {
+                let path = match c.strip_prefix("postgres-") {
+                    Some(r) => st.cluster(r)?.log_file().to_path_buf(),
+                    None => st.log(c),
+                };
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                let all: Vec<&str> = text.lines().collect();
+                out(format!("==> {c} ({}) <==", path.display()));
+                for l in &all[all.len().saturating_sub(lines)..] {
+                    out(l);
+                }
+            }
+            Ok(EXIT_OK)
+        }
+        DevCmd::Token { sub, ttl_secs } => {
+            let st = Stack::open(&dir)?;
+            out(st.keys().token(&sub, ttl_secs)?);
+            Ok(EXIT_OK)
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! One module per subcommand: parse → call `ops`/library → render. Thin.
+
+pub mod dev;
+pub mod internal;
+
+use crate::config::{self, EnvKind, Environment};
+use crate::error::CliError;
+use clap::ValueEnum;
+use std::path::PathBuf;
+
+/// Flags every command takes.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Global {
+    /// Environment to act on (a name in pmctl.toml; `local` is the dev stack).
+    #[arg(long = "env", global = true, env = "PMCTL_ENV", default_value = config::DEFAULT_ENV)]
+    pub env: String,
+    /// pmctl.toml to read (default: ./pmctl.toml when present).
+    #[arg(long, global = true, env = "PMCTL_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// State directory of a local environment (default .pmctl/<env>).
+    #[arg(long, global = true, env = "PMCTL_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Output format for data on stdout.
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+    /// No progress lines on stderr.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+}
+
+impl Global {
+    pub fn environment(&self) -> Result<Environment, CliError> {
+        config::resolve(self.config.as_deref(), &self.env, self.state_dir.as_deref())
+            .map_err(CliError::invalid)
+    }
+
+    /// The local environment's state dir and settings, or a clear refusal for others.
+    pub fn local(&self) -> Result<(PathBuf, config::LocalEnv), CliError> {
+        match self.environment()?.kind {
+            EnvKind::Local { state_dir, env } => Ok((state_dir, env)),
+            EnvKind::Aws(_) => Err(CliError::invalid(format!(
+                "environment `{}` is an AWS environment; this command works on local environments only",
+                self.env
+            ))),
+        }
+    }
+
+    pub fn shell(&self) -> crate::shell::Shell {
+        crate::shell::Shell::new(self.quiet)
+    }
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Runtime::new().expect("tokio runtime")
+}
+
+#[derive(Clone, Copy, Debug, Default, ValueEnum, PartialEq, Eq)]
+pub enum Output {
+    #[default]
+    Table,
+    Json,
+}
+
+/// Writes machine output (tables, JSON) to stdout.
+pub fn out(text: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{text}");
+}
+
+pub fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string_pretty(v).expect("serialisable")
+}

@@ -1,0 +1,259 @@
+//! `pmctl.toml`: named environments. Without a file, the one environment is `local`, the dev
+//! stack under `.pmctl/local/`. `--env` / `PMCTL_ENV` pick one; `--config` / `PMCTL_CONFIG`
+//! point at the file (default `./pmctl.toml` when present).
+//!
+//! ```toml
+//! [environments.local]
+//! kind = "local"
+//! state_dir = ".pmctl/local"
+//! port_base = 8080          # optional: front door = base, APIs base+1/+2, … (see README)
+//! rpo = "zero"              # or "async"
+//! [environments.local.health]
+//! interval_ms = 1000
+//! failure_threshold = 3
+//! success_threshold = 3
+//! [environments.local.thresholds]
+//! max_lag_bytes = 16777216
+//! failover_max_lag_bytes = 0
+//! max_5xx_ratio = 0.05
+//! max_p99_ms = 2000
+//! ```
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("unknown environment `{name}` (known: {known})")]
+    UnknownEnv { name: String, known: String },
+    #[error("environment `{name}`: {message}")]
+    Invalid { name: String, message: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Rpo {
+    /// Synchronous replication: an acknowledged commit is on both regions.
+    #[default]
+    Zero,
+    /// Asynchronous replication: the replica may be behind; failover may lose data.
+    Async,
+}
+
+impl std::fmt::Display for Rpo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Rpo::Zero => "zero",
+            Rpo::Async => "async",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthSettings {
+    pub interval_ms: u64,
+    pub timeout_ms: u64,
+    pub failure_threshold: u32,
+    pub success_threshold: u32,
+}
+
+impl Default for HealthSettings {
+    fn default() -> Self {
+        HealthSettings {
+            interval_ms: 1000,
+            timeout_ms: 800,
+            failure_threshold: 3,
+            success_threshold: 3,
+        }
+    }
+}
+
+/// Alarm and preflight thresholds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Thresholds {
+    /// Replication lag above this is an alarm and blocks a switchover.
+    pub max_lag_bytes: i64,
+    /// With `rpo = "async"`, failover refuses when the last known lag exceeds this, unless
+    /// `--accept-data-loss`.
+    pub failover_max_lag_bytes: i64,
+    /// Share of 5xx responses at the front door (last window) that raises an alarm.
+    pub max_5xx_ratio: f64,
+    /// p99 latency (ms, last window) that raises an alarm.
+    pub max_p99_ms: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            max_lag_bytes: 16 * 1024 * 1024,
+            failover_max_lag_bytes: 0,
+            max_5xx_ratio: 0.05,
+            max_p99_ms: 2000.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LocalEnv {
+    pub state_dir: Option<PathBuf>,
+    pub port_base: Option<u16>,
+    #[serde(default)]
+    pub rpo: Rpo,
+    #[serde(default)]
+    pub health: HealthSettings,
+    #[serde(default)]
+    pub thresholds: Thresholds,
+}
+
+/// The AWS environment: names come from `terraform output -json pmctl_environment`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AwsEnv {
+    #[serde(flatten)]
+    pub settings: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum EnvConfig {
+    Local(LocalEnv),
+    Aws(AwsEnv),
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    environments: BTreeMap<String, EnvConfig>,
+}
+
+/// The environment a command acts on.
+#[derive(Debug, Clone)]
+pub struct Environment {
+    pub name: String,
+    pub kind: EnvKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum EnvKind {
+    Local { state_dir: PathBuf, env: LocalEnv },
+    Aws(AwsEnv),
+}
+
+pub const DEFAULT_ENV: &str = "local";
+
+/// Resolves `env_name` from the config file (if any); `state_dir` overrides a local
+/// environment's state directory.
+pub fn resolve(
+    config_path: Option<&Path>,
+    env_name: &str,
+    state_dir: Option<&Path>,
+) -> Result<Environment, ConfigError> {
+    let (path, file) = match config_path {
+        Some(p) => (Some(p.to_path_buf()), Some(read(p)?)),
+        None => {
+            let p = PathBuf::from("pmctl.toml");
+            if p.exists() {
+                let f = read(&p)?;
+                (Some(p), Some(f))
+            } else {
+                (None, None)
+            }
+        }
+    };
+    let file = file.unwrap_or_default();
+    let env = match file.environments.get(env_name) {
+        Some(e) => e.clone(),
+        None if env_name == DEFAULT_ENV => EnvConfig::Local(LocalEnv::default()),
+        None => {
+            let mut known: Vec<&str> = file.environments.keys().map(String::as_str).collect();
+            if !known.contains(&DEFAULT_ENV) {
+                known.insert(0, DEFAULT_ENV);
+            }
+            let _ = path;
+            return Err(ConfigError::UnknownEnv {
+                name: env_name.to_string(),
+                known: known.join(", "),
+            });
+        }
+    };
+    let kind = match env {
+        EnvConfig::Local(l) => {
+            let h = &l.health;
+            if h.interval_ms == 0 || h.failure_threshold == 0 || h.success_threshold == 0 {
+                return Err(ConfigError::Invalid {
+                    name: env_name.into(),
+                    message: "health.interval_ms and the thresholds must be greater than 0".into(),
+                });
+            }
+            let dir = state_dir
+                .map(Path::to_path_buf)
+                .or_else(|| l.state_dir.clone())
+                .unwrap_or_else(|| PathBuf::from(".pmctl").join(env_name));
+            EnvKind::Local {
+                state_dir: dir,
+                env: l,
+            }
+        }
+        EnvConfig::Aws(a) => EnvKind::Aws(a),
+    };
+    Ok(Environment {
+        name: env_name.to_string(),
+        kind,
+    })
+}
+
+fn read(path: &Path) -> Result<ConfigFile, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_local_and_unknown_env_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("none.toml");
+        std::fs::write(&missing, "").unwrap();
+        let e = resolve(Some(&missing), "local", None).unwrap();
+        assert!(matches!(e.kind, EnvKind::Local { .. }));
+        let err = resolve(Some(&missing), "prod", None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown environment `prod`"), "{err}");
+    }
+
+    #[test]
+    fn bad_field_is_named_with_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pmctl.toml");
+        std::fs::write(
+            &p,
+            "[environments.local]\nkind = \"local\"\nrpo = \"sometimes\"\n",
+        )
+        .unwrap();
+        let err = resolve(Some(&p), "local", None).unwrap_err().to_string();
+        assert!(
+            err.contains("line 3") && err.contains("rpo") || err.contains("sometimes"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,779 @@
+//! The local two-region stack: create (`up`), inspect (`status`), repair and remove (`down`).
+//!
+//! Everything lives under one state directory:
+//! ```text
+//! stack.json            spec, ports, versions, admin token (mode 0600)
+//! pmctl.lock            exclusive lock held by a running pmctl operation
+//! east/pg, west/pg      PostgreSQL data directories (owned by `postgres` when run as root)
+//! run/*.pid             pids of the API and net processes
+//! logs/*.log            one log per component
+//! jwt/                  dev signing key + JWKS the APIs trust
+//! net.json, net-state.json   the front door/links process config and persisted state
+//! ```
+
+use super::keys::{DevKeys, DEV_CLIENT_ID, DEV_ISSUER};
+use super::net::{
+    AdminClient, FrontDoorConfig, HealthCheckConfig, LinkConfig, NetConfig, RegionRecord,
+};
+use super::process;
+use crate::config::{HealthSettings, Rpo, Thresholds};
+use crate::lock::{LockError, StateLock};
+use crate::shell::Shell;
+use pgcluster::{Cluster, InitOptions, PgBin, PgError, ReplicaOptions, StopMode};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Region names of the local stack; the first starts as the writer.
+pub const REGIONS: [&str; 2] = ["east", "west"];
+/// The application database.
+pub const DB_NAME: &str = "pm";
+
+pub fn other_region(r: &str) -> &'static str {
+    if r == REGIONS[0] {
+        REGIONS[1]
+    } else {
+        REGIONS[0]
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    #[error("port {port} ({purpose}) is already in use; stop whatever holds it or choose other ports (--port-base)")]
+    PortBusy { port: u16, purpose: String },
+    #[error("no stack in {0}; run `pmctl dev up` first")]
+    NotUp(PathBuf),
+    #[error("the stack in {dir} is damaged: {what}. Run `pmctl dev down` and then `pmctl dev up`")]
+    Damaged { dir: PathBuf, what: String },
+    #[error("{component} did not become ready within {secs}s: {why} (log: {log})")]
+    NotReady {
+        component: String,
+        secs: u64,
+        why: String,
+        log: PathBuf,
+    },
+    #[error("{component}: {source}")]
+    Postgres {
+        component: String,
+        #[source]
+        source: PgError,
+    },
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Keys(#[from] super::keys::KeyError),
+    #[error("migrating the database: {0}")]
+    Migrate(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> StackError {
+    let what = what.into();
+    move |source| StackError::Io { what, source }
+}
+
+fn pg(component: &str) -> impl FnOnce(PgError) -> StackError + '_ {
+    move |source| StackError::Postgres {
+        component: component.to_string(),
+        source,
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Ports {
+    pub frontdoor: u16,
+    pub admin: u16,
+    pub api_east: u16,
+    pub api_west: u16,
+    pub pg_east: u16,
+    pub pg_west: u16,
+    /// Link through which west reaches east's PostgreSQL (replication while east writes).
+    pub link_to_east: u16,
+    /// Link through which east reaches west's PostgreSQL (after a failover).
+    pub link_to_west: u16,
+}
+
+impl Default for Ports {
+    fn default() -> Self {
+        Ports {
+            frontdoor: 8080,
+            api_east: 8081,
+            api_west: 8082,
+            admin: 8089,
+            pg_east: 5441,
+            pg_west: 5442,
+            link_to_east: 5443,
+            link_to_west: 5444,
+        }
+    }
+}
+
+impl Ports {
+    /// All ports at fixed offsets from `base` (for running several stacks side by side).
+    pub fn from_base(base: u16) -> Result<Ports, String> {
+        if !(1024..=65535 - 20).contains(&base) {
+            return Err(format!("port base {base} must be between 1024 and 65515"));
+        }
+        Ok(Ports {
+            frontdoor: base,
+            api_east: base + 1,
+            api_west: base + 2,
+            admin: base + 9,
+            pg_east: base + 11,
+            pg_west: base + 12,
+            link_to_east: base + 13,
+            link_to_west: base + 14,
+        })
+    }
+
+    pub fn all(&self) -> Vec<(u16, &'static str)> {
+        vec![
+            (self.frontdoor, "front door"),
+            (self.admin, "front door admin API"),
+            (self.api_east, "API east"),
+            (self.api_west, "API west"),
+            (self.pg_east, "PostgreSQL east"),
+            (self.pg_west, "PostgreSQL west"),
+            (self.link_to_east, "link to east"),
+            (self.link_to_west, "link to west"),
+        ]
+    }
+
+    pub fn api(&self, region: &str) -> u16 {
+        if region == "east" {
+            self.api_east
+        } else {
+            self.api_west
+        }
+    }
+
+    pub fn pg(&self, region: &str) -> u16 {
+        if region == "east" {
+            self.pg_east
+        } else {
+            self.pg_west
+        }
+    }
+
+    /// The link port through which the other region reaches `region`'s PostgreSQL.
+    pub fn link_to(&self, region: &str) -> u16 {
+        if region == "east" {
+            self.link_to_east
+        } else {
+            self.link_to_west
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StackSpec {
+    pub ports: Ports,
+    pub rpo: Rpo,
+    pub health: HealthSettings,
+    #[serde(default)]
+    pub thresholds: Thresholds,
+}
+
+/// `stack.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StackFile {
+    pub pmctl_version: String,
+    pub pg_version: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub spec: StackSpec,
+    pub admin_token: String,
+}
+
+/// An existing stack's files and handles.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    pub root: PathBuf,
+    pub file: StackFile,
+}
+
+pub fn link_name(to_region: &str) -> String {
+    format!("repl-to-{to_region}")
+}
+
+impl Stack {
+    pub fn open(root: &Path) -> Result<Stack, StackError> {
+        let p = root.join("stack.json");
+        let text = match std::fs::read_to_string(&p) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StackError::NotUp(root.to_path_buf()))
+            }
+            Err(e) => return Err(io(format!("reading {}", p.display()))(e)),
+        };
+        let file = serde_json::from_str(&text).map_err(|e| StackError::Damaged {
+            dir: root.to_path_buf(),
+            what: format!("stack.json is unreadable ({e})"),
+        })?;
+        Ok(Stack {
+            root: root.to_path_buf(),
+            file,
+        })
+    }
+
+    pub fn spec(&self) -> &StackSpec {
+        &self.file.spec
+    }
+    pub fn pg_dir(&self, region: &str) -> PathBuf {
+        self.root.join(region).join("pg")
+    }
+    pub fn log(&self, component: &str) -> PathBuf {
+        self.root.join("logs").join(format!("{component}.log"))
+    }
+    pub fn pid_file(&self, component: &str) -> PathBuf {
+        self.root.join("run").join(format!("{component}.pid"))
+    }
+    pub fn keys(&self) -> DevKeys {
+        DevKeys::at(&self.root.join("jwt"))
+    }
+    pub fn net_config_file(&self) -> PathBuf {
+        self.root.join("net.json")
+    }
+    pub fn frontdoor_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.spec().ports.frontdoor)
+    }
+    pub fn api_url(&self, region: &str) -> String {
+        format!("http://127.0.0.1:{}", self.spec().ports.api(region))
+    }
+    pub fn admin_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.spec().ports.admin)
+    }
+    pub fn admin(&self) -> AdminClient {
+        AdminClient::new(&self.admin_url(), &self.file.admin_token).expect("admin client")
+    }
+    /// Direct URL of a region's database (for pmctl itself; replicas stream through links).
+    pub fn db_url(&self, region: &str) -> String {
+        format!(
+            "postgres://postgres@127.0.0.1:{}/{DB_NAME}",
+            self.spec().ports.pg(region)
+        )
+    }
+    pub fn cluster(&self, region: &str) -> Result<Cluster, StackError> {
+        let bin = PgBin::locate().map_err(pg("postgres"))?;
+        Cluster::open(&bin, &self.pg_dir(region)).map_err(|e| StackError::Damaged {
+            dir: self.root.clone(),
+            what: format!("{region}'s database directory: {e}"),
+        })
+    }
+    pub fn api_pid(&self, region: &str) -> Option<u32> {
+        process::read_pid(&self.pid_file(&format!("api-{region}")), "serve")
+    }
+    pub fn net_pid(&self) -> Option<u32> {
+        process::read_pid(&self.pid_file("net"), "net")
+    }
+
+    /// The `synchronous_standby_names` a writer in `writer` should have.
+    pub fn sync_names_for(&self, writer: &str) -> String {
+        match self.spec().rpo {
+            Rpo::Zero => other_region(writer).to_string(),
+            Rpo::Async => String::new(),
+        }
+    }
+
+    fn net_config(&self, primary: &str) -> NetConfig {
+        let p = &self.spec().ports;
+        let h = &self.spec().health;
+        let lh = |port: u16| format!("127.0.0.1:{port}").parse().expect("addr");
+        NetConfig {
+            admin_listen: lh(p.admin),
+            admin_token: self.file.admin_token.clone(),
+            state_file: self.root.join("net-state.json"),
+            frontdoor: FrontDoorConfig {
+                listen: lh(p.frontdoor),
+                regions: REGIONS
+                    .iter()
+                    .map(|r| RegionRecord {
+                        name: r.to_string(),
+                        upstream: self.api_url(r),
+                    })
+                    .collect(),
+                initial_primary: primary.to_string(),
+                health: HealthCheckConfig {
+                    path: "/ready".into(),
+                    interval_ms: h.interval_ms,
+                    timeout_ms: h.timeout_ms,
+                    failure_threshold: h.failure_threshold,
+                    success_threshold: h.success_threshold,
+                },
+                upstream_timeout_ms: 10_000,
+                window_secs: 60,
+            },
+            links: REGIONS
+                .iter()
+                .map(|r| LinkConfig {
+                    name: link_name(r),
+                    listen: lh(p.link_to(r)),
+                    target: lh(p.pg(r)),
+                })
+                .collect(),
+        }
+    }
+
+    /// Starts the net process (front door, links, admin API) if it is not running.
+    pub async fn ensure_net(&self, shell: &Shell) -> Result<bool, StackError> {
+        if self.net_pid().is_some() {
+            return Ok(false);
+        }
+        let cfg_path = self.net_config_file();
+        if !cfg_path.exists() {
+            let cfg = self.net_config(REGIONS[0]);
+            let text = serde_json::to_string_pretty(&cfg).expect("serialise");
+            write_private(&cfg_path, text.as_bytes()).map_err(io("writing net.json"))?;
+        }
+        let exe = std::env::current_exe().map_err(io("locating the pmctl executable"))?;
+        shell.status("Starting", "front door and links");
+        let log = self.log("net");
+        process::spawn_detached(
+            &exe,
+            [
+                "internal".as_ref(),
+                "net".as_ref(),
+                "--config".as_ref(),
+                cfg_path.as_os_str(),
+            ],
+            &[],
+            &log,
+            &self.pid_file("net"),
+        )
+        .map_err(io("starting the net process"))?;
+        let admin = self.admin();
+        wait_until("front door", Duration::from_secs(20), &log, || async {
+            admin.health().await.map_err(|e| e.to_string())
+        })
+        .await?;
+        Ok(true)
+    }
+
+    /// Starts a region's API process if it is not running.
+    pub async fn ensure_api(&self, region: &str, shell: &Shell) -> Result<bool, StackError> {
+        if self.api_pid(region).is_some() {
+            return Ok(false);
+        }
+        let keys = self.keys();
+        let (program, mut args) = api_program()?;
+        let port = self.spec().ports.api(region);
+        args.extend(
+            [
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--region",
+                region,
+                "--database-url",
+                &self.db_url(region),
+                "--jwks",
+                &keys.jwks_file.display().to_string(),
+                "--jwt-issuer",
+                DEV_ISSUER,
+                "--jwt-client-id",
+                DEV_CLIENT_ID,
+                "--trusted-proxies",
+                "127.0.0.0/8",
+                "--db-pool",
+                "16",
+            ]
+            .map(String::from),
+        );
+        shell.status("Starting", format!("API {region} on :{port}"));
+        let log = self.log(&format!("api-{region}"));
+        process::spawn_detached(
+            &program,
+            &args,
+            &[],
+            &log,
+            &self.pid_file(&format!("api-{region}")),
+        )
+        .map_err(io(format!("starting API {region}")))?;
+        let url = format!("{}/health", self.api_url(region));
+        let http = reqwest::Client::new();
+        wait_until(
+            &format!("API {region}"),
+            Duration::from_secs(30),
+            &log,
+            || {
+                let http = http.clone();
+                let url = url.clone();
+                async move {
+                    http.get(&url)
+                        .timeout(Duration::from_secs(1))
+                        .send()
+                        .await
+                        .and_then(|r| r.error_for_status())
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                }
+            },
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Starts a region's PostgreSQL if it is stopped.
+    pub fn ensure_pg(&self, region: &str, shell: &Shell) -> Result<bool, StackError> {
+        let c = self.cluster(region)?;
+        if c.pid().is_some() {
+            return Ok(false);
+        }
+        shell.status("Starting", format!("PostgreSQL {region} on :{}", c.port()));
+        c.start(Duration::from_secs(60))
+            .map_err(pg(&format!("PostgreSQL {region}")))?;
+        Ok(true)
+    }
+}
+
+/// The API server program: `pm-api` beside the pmctl executable when present, otherwise
+/// pmctl itself (`pmctl internal api …`, the same server code).
+fn api_program() -> Result<(PathBuf, Vec<String>), StackError> {
+    if let Ok(p) = std::env::var("PMCTL_PM_API") {
+        return Ok((PathBuf::from(p), vec![]));
+    }
+    let exe = std::env::current_exe().map_err(io("locating the pmctl executable"))?;
+    let sibling = exe.with_file_name("pm-api");
+    if sibling.is_file() {
+        return Ok((sibling, vec![]));
+    }
+    Ok((exe, vec!["internal".into(), "api".into()]))
+}
+
+async fn wait_until<F, Fut>(
+    component: &str,
+    timeout: Duration,
+    log: &Path,
+    mut check: F,
+) -> Result<(), StackError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let start = Instant::now();
+    loop {
+        match check().await {
+            Ok(()) => return Ok(()),
+            Err(why) if start.elapsed() >= timeout => {
+                return Err(StackError::NotReady {
+                    component: component.to_string(),
+                    secs: timeout.as_secs(),
+                    why,
+                    log: log.to_path_buf(),
+                })
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpOutcome {
+    /// Everything was already running: nothing done.
+    AlreadyUp,
+    /// An existing stack had stopped components, now started.
+    Repaired {
+        started: Vec<String>,
+    },
+    Created,
+}
+
+/// `pmctl dev up`: creates the stack, or repairs a half-started one, or does nothing.
+pub async fn up(root: &Path, spec: StackSpec, shell: &Shell) -> Result<UpOutcome, StackError> {
+    std::fs::create_dir_all(root).map_err(io(format!("creating {}", root.display())))?;
+    let _lock = StateLock::acquire(root, "dev up")?;
+    if root.join("stack.json").exists() {
+        let stack = Stack::open(root)?;
+        return repair(&stack, shell).await;
+    }
+    create(root, spec, shell).await?;
+    Ok(UpOutcome::Created)
+}
+
+async fn repair(stack: &Stack, shell: &Shell) -> Result<UpOutcome, StackError> {
+    let mut started = Vec::new();
+    for r in REGIONS {
+        if !stack.pg_dir(r).join("PG_VERSION").exists() {
+            return Err(StackError::Damaged {
+                dir: stack.root.clone(),
+                what: format!("{r}'s database directory is missing"),
+            });
+        }
+    }
+    for r in REGIONS {
+        if stack.ensure_pg(r, shell)? {
+            started.push(format!("postgres-{r}"));
+        }
+    }
+    if stack.ensure_net(shell).await? {
+        started.push("net".into());
+    }
+    for r in REGIONS {
+        if stack.ensure_api(r, shell).await? {
+            started.push(format!("api-{r}"));
+        }
+    }
+    Ok(if started.is_empty() {
+        UpOutcome::AlreadyUp
+    } else {
+        UpOutcome::Repaired { started }
+    })
+}
+
+async fn create(root: &Path, spec: StackSpec, shell: &Shell) -> Result<(), StackError> {
+    for (port, purpose) in spec.ports.all() {
+        if !process::port_free(port) {
+            return Err(StackError::PortBusy {
+                port,
+                purpose: purpose.to_string(),
+            });
+        }
+    }
+    let bin = PgBin::locate().map_err(pg("postgres"))?;
+    let pg_version = bin.version().map_err(pg("postgres"))?;
+    let mut token = [0u8; 24];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut token);
+    let stack = Stack {
+        root: root.to_path_buf(),
+        file: StackFile {
+            pmctl_version: env!("CARGO_PKG_VERSION").into(),
+            pg_version,
+            created_at: chrono::Utc::now(),
+            spec,
+            admin_token: hex::encode(token),
+        },
+    };
+    // Written first, so a half-built stack can be found and torn down by `dev down`.
+    write_private(
+        &root.join("stack.json"),
+        serde_json::to_string_pretty(&stack.file)
+            .expect("serialise")
+            .as_bytes(),
+    )
+    .map_err(io("writing stack.json"))?;
+    let result = build(&stack, &bin, shell).await;
+    if result.is_err() {
+        shell.warn(format!(
+            "dev up failed; the partial stack is left in {} for inspection (`pmctl dev logs`), remove it with `pmctl dev down`",
+            root.display()
+        ));
+    }
+    result
+}
+
+async fn build(stack: &Stack, bin: &PgBin, shell: &Shell) -> Result<(), StackError> {
+    let root = &stack.root;
+    let spinner = shell.spinner("generating the dev signing key");
+    stack.keys().ensure()?;
+    drop(spinner);
+    let ports = &stack.spec().ports;
+    let (east, west) = (REGIONS[0], REGIONS[1]);
+
+    // Region east: the writer.
+    for r in REGIONS {
+        let d = root.join(r);
+        std::fs::create_dir_all(&d).map_err(io(format!("creating {}", d.display())))?;
+        bin.prepare_path_for_postgres(&d).map_err(pg("postgres"))?;
+    }
+    shell.status(
+        "Creating",
+        format!("PostgreSQL {east} (writer) on :{}", ports.pg_east),
+    );
+    // Synchronous replication is switched on once the replica streams: before that, every
+    // commit (CREATE DATABASE, migrations) would wait for a standby that does not exist.
+    let primary = Cluster::init(
+        bin,
+        &stack.pg_dir(east),
+        &InitOptions {
+            port: ports.pg_east,
+            synchronous_standby_names: None,
+            settings: vec![],
+            fsync: true,
+        },
+    )
+    .map_err(pg("PostgreSQL east"))?;
+    primary
+        .start(Duration::from_secs(60))
+        .map_err(pg("PostgreSQL east"))?;
+    let admin_url = primary.url("postgres");
+    pgcluster::wait_ready(&admin_url, Duration::from_secs(30))
+        .await
+        .map_err(pg("PostgreSQL east"))?;
+    init_database(&admin_url, &stack.db_url(east), east).await?;
+
+    // Links first: the replica is cloned and streams through one.
+    stack.ensure_net(shell).await?;
+
+    shell.status(
+        "Cloning",
+        format!("PostgreSQL {west} (replica) on :{} via link", ports.pg_west),
+    );
+    let spinner = shell.spinner("pg_basebackup from east");
+    let replica = Cluster::basebackup(
+        bin,
+        "127.0.0.1",
+        ports.link_to_east,
+        &stack.pg_dir(west),
+        &ReplicaOptions {
+            port: ports.pg_west,
+            slot: west.to_string(),
+            application_name: west.to_string(),
+        },
+    )
+    .map_err(pg("PostgreSQL west"))?;
+    drop(spinner);
+    // West must not demand a sync standby of its own while it is a replica; set for later.
+    replica
+        .start(Duration::from_secs(60))
+        .map_err(pg("PostgreSQL west"))?;
+
+    for r in REGIONS {
+        stack.ensure_api(r, shell).await?;
+    }
+
+    let spinner = shell.spinner("waiting for streaming replication");
+    let rpo = stack.spec().rpo;
+    let sync = stack.sync_names_for(east);
+    if !sync.is_empty() {
+        primary
+            .set_setting("synchronous_standby_names", &sync)
+            .map_err(pg("PostgreSQL east"))?;
+    }
+    wait_until(
+        "replication east → west",
+        Duration::from_secs(60),
+        replica.log_file(),
+        || async {
+            let rows = pgcluster::replication_status(&admin_url)
+                .await
+                .map_err(|e| e.to_string())?;
+            let ok = rows.iter().any(|r| {
+                r.application_name == west
+                    && r.state == "streaming"
+                    && (rpo == Rpo::Async || r.sync_state == "sync")
+            });
+            if ok {
+                Ok(())
+            } else {
+                Err("west is not streaming yet".into())
+            }
+        },
+    )
+    .await?;
+    drop(spinner);
+    shell.status("Ready", format!("front door on {}", stack.frontdoor_url()));
+    Ok(())
+}
+
+/// Creates the application database, migrates it, and records east as writer (epoch 1).
+async fn init_database(admin_url: &str, db_url: &str, writer: &str) -> Result<(), StackError> {
+    use sqlx::Connection;
+    let mut c = sqlx::PgConnection::connect(admin_url)
+        .await
+        .map_err(|e| StackError::Migrate(e.to_string()))?;
+    let exists: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(DB_NAME)
+        .fetch_optional(&mut c)
+        .await
+        .map_err(|e| StackError::Migrate(e.to_string()))?;
+    if exists.is_none() {
+        sqlx::query(&format!("CREATE DATABASE {DB_NAME}"))
+            .execute(&mut c)
+            .await
+            .map_err(|e| StackError::Migrate(e.to_string()))?;
+    }
+    c.close().await.ok();
+    let pool = sqlx::PgPool::connect(db_url)
+        .await
+        .map_err(|e| StackError::Migrate(e.to_string()))?;
+    pm_api::MIGRATOR
+        .run(&pool)
+        .await
+        .map_err(|e| StackError::Migrate(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO region_topology (writer_region, epoch) VALUES ($1, 1)
+         ON CONFLICT (singleton) DO NOTHING",
+    )
+    .bind(writer)
+    .execute(&pool)
+    .await
+    .map_err(|e| StackError::Migrate(e.to_string()))?;
+    pool.close().await;
+    Ok(())
+}
+
+#[derive(Debug, Serialize, Default)]
+pub struct DownReport {
+    pub stopped: Vec<String>,
+    pub removed: bool,
+}
+
+/// `pmctl dev down`: stops every component (gracefully, then killed after a timeout) and
+/// removes the state directory unless `keep_data`.
+pub async fn down(root: &Path, keep_data: bool, shell: &Shell) -> Result<DownReport, StackError> {
+    let mut report = DownReport::default();
+    if !root.join("stack.json").exists() {
+        return Err(StackError::NotUp(root.to_path_buf()));
+    }
+    let _lock = StateLock::acquire(root, "dev down")?;
+    let stack = Stack::open(root)?;
+    let grace = Duration::from_secs(10);
+    for r in REGIONS {
+        if let Some(pid) = stack.api_pid(r) {
+            shell.status("Stopping", format!("API {r} (pid {pid})"));
+            process::stop(pid, grace);
+            report.stopped.push(format!("api-{r}"));
+        }
+    }
+    if let Some(pid) = stack.net_pid() {
+        shell.status("Stopping", format!("front door and links (pid {pid})"));
+        process::stop(pid, grace);
+        report.stopped.push("net".into());
+    }
+    if let Ok(bin) = PgBin::locate() {
+        for r in REGIONS {
+            if let Ok(c) = Cluster::open(&bin, &stack.pg_dir(r)) {
+                if c.pid().is_some() {
+                    shell.status("Stopping", format!("PostgreSQL {r}"));
+                    // A SIGSTOPped (hung) postmaster must be continued to shut down.
+                    let _ = c.kill(nix::sys::signal::Signal::SIGCONT);
+                    if c.stop(StopMode::Fast, Duration::from_secs(15)).is_err() {
+                        c.stop(StopMode::Immediate, Duration::from_secs(15))
+                            .map_err(pg(&format!("PostgreSQL {r}")))?;
+                    }
+                    report.stopped.push(format!("postgres-{r}"));
+                }
+            }
+        }
+    }
+    if !keep_data {
+        drop(_lock);
+        std::fs::remove_dir_all(root).map_err(io(format!("removing {}", root.display())))?;
+        report.removed = true;
+    }
+    Ok(report)
+}
+
+pub use super::status::{status, ComponentStatus, StackStatus};

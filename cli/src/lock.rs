@@ -1,0 +1,111 @@
+//! An exclusive lock on a state directory so two pmctl invocations cannot operate on one
+//! stack at once. The lock is an OS file lock (released by the kernel when its holder
+//! dies), plus a note of who holds it; a note left by a dead process is reported, not
+//! silently ignored.
+
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Holder {
+    pub pid: u32,
+    pub operation: String,
+    pub since: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("another pmctl (pid {}) is running `{}` on this stack since {}; wait for it to finish", .0.pid, .0.operation, .0.since.format("%H:%M:%S"))]
+    Held(Holder),
+    #[error("lock file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+pub struct StateLock {
+    file: File,
+    path: PathBuf,
+    /// A note left by a holder that died without releasing (crash): the caller decides
+    /// whether that matters (an interrupted operation to resume).
+    pub stale: Option<Holder>,
+}
+
+impl StateLock {
+    pub fn acquire(dir: &Path, operation: &str) -> Result<StateLock, LockError> {
+        let path = dir.join("pmctl.lock");
+        let e = |source| LockError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(e)?;
+        let mut note = String::new();
+        let _ = file.read_to_string(&mut note);
+        let previous: Option<Holder> = serde_json::from_str(note.trim()).ok();
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(LockError::Held(previous.unwrap_or(Holder {
+                    pid: 0,
+                    operation: "unknown".into(),
+                    since: chrono::Utc::now(),
+                })))
+            }
+            Err(std::fs::TryLockError::Error(err)) => return Err(e(err)),
+        }
+        let stale = previous.filter(|h| h.pid != std::process::id());
+        let me = Holder {
+            pid: std::process::id(),
+            operation: operation.to_string(),
+            since: chrono::Utc::now(),
+        };
+        file.set_len(0).map_err(e)?;
+        file.rewind().map_err(e)?;
+        file.write_all(serde_json::to_string(&me).expect("json").as_bytes())
+            .map_err(e)?;
+        file.sync_all().map_err(e)?;
+        Ok(StateLock { file, path, stale })
+    }
+}
+
+impl Drop for StateLock {
+    fn drop(&mut self) {
+        // Clear the note first: an empty note means "released cleanly".
+        let _ = self.file.set_len(0);
+        let _ = self.file.sync_all();
+        let _ = self.file.unlock();
+        let _ = &self.path;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_holder_is_refused_with_the_first_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = StateLock::acquire(dir.path(), "failover").unwrap();
+        // flock locks are per open file description: a second open in this process conflicts.
+        match StateLock::acquire(dir.path(), "switchover") {
+            Err(LockError::Held(h)) => {
+                assert_eq!(h.operation, "failover");
+                assert_eq!(h.pid, std::process::id());
+            }
+            Err(other) => panic!("expected Held, got {other}"),
+            Ok(_) => panic!("expected Held, got the lock"),
+        }
+        drop(a);
+        let b = StateLock::acquire(dir.path(), "switchover").unwrap();
+        assert!(b.stale.is_none(), "a clean release leaves no stale note");
+    }
+}

@@ -1,0 +1,187 @@
+# Production: us-east-1 (primary) + us-east-2 (secondary) by default.
+
+locals {
+  name            = "${var.name_prefix}-${var.environment}"
+  lambda_zip_path = coalesce(var.lambda_zip_path, "${path.root}/../../../target/lambda/lambda/bootstrap.zip")
+  tags = merge(
+    {
+      Project     = "property-management"
+      Environment = var.environment
+      ManagedBy   = "terraform"
+    },
+    var.tags,
+  )
+}
+
+check "two_distinct_regions" {
+  assert {
+    condition     = var.primary_region != var.secondary_region
+    error_message = "primary_region and secondary_region must differ."
+  }
+}
+
+module "network_primary" {
+  source    = "../../modules/network"
+  providers = { aws = aws.primary }
+
+  name       = local.name
+  cidr_block = var.primary_vpc_cidr
+}
+
+module "network_secondary" {
+  source    = "../../modules/network"
+  providers = { aws = aws.secondary }
+
+  name       = local.name
+  cidr_block = var.secondary_vpc_cidr
+}
+
+module "database" {
+  source = "../../modules/database"
+  providers = {
+    aws.primary   = aws.primary
+    aws.secondary = aws.secondary
+  }
+
+  name                     = local.name
+  instance_class           = var.db_instance_class
+  primary_instance_count   = var.db_primary_instance_count
+  secondary_instance_count = var.db_secondary_instance_count
+  global_db_rpo_seconds    = var.global_db_rpo_seconds
+
+  primary = {
+    subnet_ids                 = module.network_primary.private_subnet_ids
+    aurora_security_group_id   = module.network_primary.aurora_security_group_id
+    proxy_security_group_id    = module.network_primary.proxy_security_group_id
+    rotation_security_group_id = module.network_primary.rotation_security_group_id
+  }
+  secondary = {
+    subnet_ids               = module.network_secondary.private_subnet_ids
+    aurora_security_group_id = module.network_secondary.aurora_security_group_id
+    proxy_security_group_id  = module.network_secondary.proxy_security_group_id
+  }
+}
+
+module "identity" {
+  source    = "../../modules/identity"
+  providers = { aws = aws.primary }
+
+  name = local.name
+}
+
+module "api_primary" {
+  source = "../../modules/api"
+  providers = {
+    aws     = aws.primary
+    aws.dns = aws.global
+  }
+
+  name                  = local.name
+  region_role           = "primary"
+  lambda_zip_path       = local.lambda_zip_path
+  reserved_concurrency  = var.lambda_reserved_concurrency
+  subnet_ids            = module.network_primary.private_subnet_ids
+  security_group_ids    = [module.network_primary.lambda_security_group_id]
+  telemetry_kms_key_arn = module.network_primary.telemetry_kms_key_arn
+  api_domain            = var.api_domain
+  regional_domain       = "${var.primary_region}.${var.api_domain}"
+  hosted_zone_id        = var.hosted_zone_id
+
+  database = {
+    host              = module.database.primary.proxy_endpoint
+    port              = 5432
+    name              = module.database.database_name
+    user              = module.database.master_username
+    proxy_resource_id = module.database.primary.proxy_resource_id
+  }
+  auth = {
+    issuer    = module.identity.issuer
+    client_id = module.identity.client_id
+    jwks_url  = module.identity.jwks_url
+    jwks_json = module.identity.jwks_json
+  }
+}
+
+module "api_secondary" {
+  source = "../../modules/api"
+  providers = {
+    aws     = aws.secondary
+    aws.dns = aws.global
+  }
+
+  name                  = local.name
+  region_role           = "secondary"
+  lambda_zip_path       = local.lambda_zip_path
+  reserved_concurrency  = var.lambda_reserved_concurrency
+  subnet_ids            = module.network_secondary.private_subnet_ids
+  security_group_ids    = [module.network_secondary.lambda_security_group_id]
+  telemetry_kms_key_arn = module.network_secondary.telemetry_kms_key_arn
+  api_domain            = var.api_domain
+  regional_domain       = "${var.secondary_region}.${var.api_domain}"
+  hosted_zone_id        = var.hosted_zone_id
+
+  database = {
+    host              = module.database.secondary.proxy_endpoint
+    port              = 5432
+    name              = module.database.database_name
+    user              = module.database.master_username
+    proxy_resource_id = module.database.secondary.proxy_resource_id
+  }
+  auth = {
+    issuer    = module.identity.issuer
+    client_id = module.identity.client_id
+    jwks_url  = module.identity.jwks_url
+    jwks_json = module.identity.jwks_json
+  }
+}
+
+module "routing" {
+  source    = "../../modules/routing"
+  providers = { aws.global = aws.global }
+
+  name             = local.name
+  hosted_zone_id   = var.hosted_zone_id
+  record_name      = var.api_domain
+  request_interval = var.health_check_interval
+
+  regions = {
+    primary = {
+      aws_region      = var.primary_region
+      regional_domain = module.api_primary.regional_domain
+      target_name     = module.api_primary.shared_target.name
+      target_zone_id  = module.api_primary.shared_target.zone_id
+    }
+    secondary = {
+      aws_region      = var.secondary_region
+      regional_domain = module.api_secondary.regional_domain
+      target_name     = module.api_secondary.shared_target.name
+      target_zone_id  = module.api_secondary.shared_target.zone_id
+    }
+  }
+}
+
+module "observability_primary" {
+  source    = "../../modules/observability"
+  providers = { aws = aws.primary }
+
+  name                  = local.name
+  api_id                = module.api_primary.api_id
+  function_name         = module.api_primary.function_name
+  aurora_cluster_id     = module.database.primary.cluster_id
+  proxy_name            = module.database.primary.proxy_name
+  telemetry_kms_key_arn = module.network_primary.telemetry_kms_key_arn
+  alarm_email           = var.alarm_email
+}
+
+module "observability_secondary" {
+  source    = "../../modules/observability"
+  providers = { aws = aws.secondary }
+
+  name                  = local.name
+  api_id                = module.api_secondary.api_id
+  function_name         = module.api_secondary.function_name
+  aurora_cluster_id     = module.database.secondary.cluster_id
+  proxy_name            = module.database.secondary.proxy_name
+  telemetry_kms_key_arn = module.network_secondary.telemetry_kms_key_arn
+  alarm_email           = var.alarm_email
+}

@@ -1,0 +1,129 @@
+variable "name" {
+  description = "Name prefix (e.g. \"pm-prod\"); regional resources get \"<name>-<aws region>-...\"."
+  type        = string
+}
+
+variable "region_role" {
+  description = "Role of this region when created: \"primary\" or \"secondary\" (reported to the API as PM_REGION_ROLE; pmctl moves the writer at run time)."
+  type        = string
+
+  validation {
+    condition     = contains(["primary", "secondary"], var.region_role)
+    error_message = "region_role must be \"primary\" or \"secondary\"."
+  }
+}
+
+variable "lambda_zip_path" {
+  description = "Path of the bootstrap zip built by `cargo lambda build --release --arm64 -p pm-api --bin lambda --output-format zip` (target/lambda/lambda/bootstrap.zip)."
+  type        = string
+}
+
+variable "architecture" {
+  description = "Lambda instruction set; must match the build (arm64 for --arm64)."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.architecture)
+    error_message = "architecture must be arm64 or x86_64."
+  }
+}
+
+variable "memory_size_mb" {
+  description = "Lambda memory (MB); CPU scales with it."
+  type        = number
+  default     = 512
+}
+
+variable "timeout_seconds" {
+  description = "Lambda timeout in seconds (API Gateway HTTP APIs give up after 30 s)."
+  type        = number
+  default     = 15
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrent executions of the API Lambda: caps database connections through the proxy and protects the rest of the account. -1 = unreserved."
+  type        = number
+  default     = 100
+}
+
+variable "log_retention_days" {
+  description = "Retention of the Lambda and API access log groups, in days."
+  type        = number
+  default     = 365
+}
+
+variable "subnet_ids" {
+  description = "Private subnets the Lambda runs in (network module)."
+  type        = list(string)
+}
+
+variable "security_group_ids" {
+  description = "Security groups of the Lambda (network module: Lambda -> RDS Proxy and endpoints only)."
+  type        = list(string)
+}
+
+variable "telemetry_kms_key_arn" {
+  description = "This region's KMS key for log groups and the Lambda environment (network module)."
+  type        = string
+}
+
+variable "database" {
+  description = "How the API reaches this region's database: the RDS Proxy endpoint and resource id (for rds-db:connect), database name and user (IAM authentication, no password)."
+  type = object({
+    host              = string
+    port              = number
+    name              = string
+    user              = string
+    proxy_resource_id = string
+  })
+}
+
+variable "auth" {
+  description = "Cognito token verification settings: issuer, app client id, JWKS URL and a JWKS snapshot (JSON) taken at deploy time so verification works without reaching Cognito."
+  type = object({
+    issuer    = string
+    client_id = string
+    jwks_url  = string
+    jwks_json = string
+  })
+}
+
+variable "api_domain" {
+  description = "The public API host name served by both regions behind Route 53 failover (e.g. api.pm.example.co.ke). M-Pesa callback URLs use it."
+  type        = string
+}
+
+variable "regional_domain" {
+  description = "This region's own host name (e.g. us-east-1.api.pm.example.co.ke): Route 53 health checks and operators reach one region directly through it."
+  type        = string
+}
+
+variable "hosted_zone_id" {
+  description = "Route 53 hosted zone holding api_domain and regional_domain."
+  type        = string
+}
+
+variable "throttling_rate_limit" {
+  description = "Steady-state requests per second the API stage accepts before answering 429."
+  type        = number
+  default     = 200
+}
+
+variable "throttling_burst_limit" {
+  description = "Burst of requests the API stage accepts above the rate limit."
+  type        = number
+  default     = 400
+}
+
+variable "extra_environment" {
+  description = "Additional Lambda environment variables (non-secret), merged over the defaults."
+  type        = map(string)
+  default     = {}
+}
+
+variable "tags" {
+  description = "Tags added to every resource of this module."
+  type        = map(string)
+  default     = {}
+}
