@@ -62,6 +62,9 @@ async fn access_log(req: Request, next: Next) -> Response {
     let ms = start.elapsed().as_secs_f64() * 1000.0;
     if status >= 500 {
         tracing::warn!(%method, route, status, ms, "request");
+    } else if route == "/ready" || route == "/health" {
+        // Health checks arrive every second from the front door / Route 53.
+        tracing::debug!(%method, route, status, ms, "request");
     } else {
         tracing::info!(%method, route, status, ms, "request");
     }

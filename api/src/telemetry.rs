@@ -1,5 +1,6 @@
 //! Logging setup shared by the server and the Lambda entry point.
 
+use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 /// Logs to stderr; `json` for machine-readable lines. Level from `RUST_LOG` (default info).
@@ -8,7 +9,8 @@ pub fn init(json: bool) {
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false);
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal());
     if json {
         b.json().flatten_event(true).init();
     } else {

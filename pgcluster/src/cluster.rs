@@ -329,8 +329,7 @@ impl Cluster {
                     log_tail,
                 });
             }
-            let retryable = log_tail.contains("pre-existing shared memory block")
-                || log_tail.contains("already exists");
+            let retryable = is_leftover_of_killed_postmaster(&log_tail);
             if retryable && started.elapsed() + Duration::from_millis(250) < timeout {
                 tracing::debug!(data_dir = %self.data_dir.display(), "previous postmaster's processes still exiting; retrying start");
                 std::thread::sleep(Duration::from_millis(250));
@@ -702,8 +701,7 @@ impl Cluster {
                 .arg("template1");
             match process::run(&mut cmd, "postgres --single", Some(COPY_TIMEOUT)) {
                 Err(PgError::Command { stderr_tail, .. })
-                    if (stderr_tail.contains("pre-existing shared memory block")
-                        || stderr_tail.contains("already exists"))
+                    if is_leftover_of_killed_postmaster(&stderr_tail)
                         && started.elapsed() < Duration::from_secs(20) =>
                 {
                     std::thread::sleep(Duration::from_millis(250));
@@ -749,6 +747,13 @@ impl Cluster {
 
 fn absolute(path: &Path) -> Result<PathBuf, PgError> {
     std::path::absolute(path).map_err(|e| PgError::io(format!("resolving {}", path.display()), e))
+}
+
+/// True when PostgreSQL refused to start because processes of a killed postmaster still
+/// hold its shared memory or lock file (they exit within moments).
+fn is_leftover_of_killed_postmaster(log: &str) -> bool {
+    log.contains("pre-existing shared memory block")
+        || (log.contains("lock file") && log.contains("already exists"))
 }
 
 /// Whole seconds for pg_ctl's `-t`, at least 1.

@@ -26,6 +26,13 @@
 //! A cluster is its data directory plus `<data_dir>.log` beside it (outside the data
 //! directory, so pg_basebackup and pg_rewind neither copy nor clobber it). The port lives
 //! in the configuration files, so [`Cluster::open`] finds it again in a later process.
+//!
+//! # Blocking
+//! [`Cluster`] and [`PgBin`] methods block (they run programs and poll with deadlines);
+//! from async code call them through `tokio::task::spawn_blocking` when other tasks must
+//! keep running meanwhile. The SQL helpers ([`wait_ready`], [`replication_status`], …) are
+//! async (sqlx), one short-lived connection per call.
+#![warn(missing_docs)]
 
 mod cluster;
 mod conf;

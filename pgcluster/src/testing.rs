@@ -42,6 +42,7 @@ pub fn free_port() -> Result<u16, PgError> {
 /// free 127.0.0.1 port, fsync off. Dropping it stops the server (immediate) and removes
 /// the directory — kept, with its path printed, when the thread is panicking. Directories
 /// left by killed test processes are cleaned up by the next [`TestCluster::start`].
+#[derive(Debug)]
 pub struct TestCluster {
     cluster: Cluster,
     dir: PathBuf,

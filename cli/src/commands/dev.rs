@@ -34,6 +34,13 @@ pub enum DevCmd {
         #[arg(long, short = 'n', default_value_t = 50)]
         lines: usize,
     },
+    /// Set a link's mode: up, down (partition), blackhole (hang), latency:<ms>.
+    Link {
+        /// repl-to-east or repl-to-west.
+        name: String,
+        /// up | down | blackhole | latency:<ms>
+        mode: String,
+    },
     /// Print a landlord bearer token the local APIs accept (for curl).
     Token {
         #[arg(long, default_value = "landlord-dev")]
@@ -203,6 +210,27 @@ pub fn run(g: &Global, cmd: DevCmd) -> CliResult {
                     out(l);
                 }
             }
+            Ok(EXIT_OK)
+        }
+        DevCmd::Link { name, mode } => {
+            use crate::devstack::net::LinkMode;
+            let mode = match mode.as_str() {
+                "up" => LinkMode::Up,
+                "down" => LinkMode::Down,
+                "blackhole" => LinkMode::Blackhole,
+                m => match m.strip_prefix("latency:").map(str::parse::<u64>) {
+                    Some(Ok(ms)) => LinkMode::Latency { ms },
+                    _ => {
+                        return Err(CliError::invalid(format!(
+                            "unknown link mode `{m}` (up, down, blackhole, latency:<ms>)"
+                        )))
+                    }
+                },
+            };
+            let st = Stack::open(&dir)?;
+            let state = rt.block_on(st.admin().set_link_mode(&name, mode))?;
+            let l = state.links.iter().find(|l| l.name == name);
+            shell.status("Link", format!("{name} is now {:?}", l.map(|l| &l.mode)));
             Ok(EXIT_OK)
         }
         DevCmd::Token { sub, ttl_secs } => {

@@ -432,17 +432,14 @@ impl Stack {
     }
 }
 
-/// The API server program: `pm-api` beside the pmctl executable when present, otherwise
-/// pmctl itself (`pmctl internal api …`, the same server code).
+/// The API server program: pmctl itself (`pmctl internal api serve …` runs the same server
+/// code as `pm-api serve`, so the API always matches this pmctl's version), or the binary
+/// named by `PMCTL_PM_API` (e.g. a separately built `pm-api`).
 fn api_program() -> Result<(PathBuf, Vec<String>), StackError> {
     if let Ok(p) = std::env::var("PMCTL_PM_API") {
         return Ok((PathBuf::from(p), vec![]));
     }
     let exe = std::env::current_exe().map_err(io("locating the pmctl executable"))?;
-    let sibling = exe.with_file_name("pm-api");
-    if sibling.is_file() {
-        return Ok((sibling, vec![]));
-    }
     Ok((exe, vec!["internal".into(), "api".into()]))
 }
 
