@@ -7,5 +7,8 @@ pub mod commands;
 pub mod config;
 pub mod devstack;
 pub mod error;
+pub mod journal;
 pub mod lock;
+pub mod ops;
+pub mod provider;
 pub mod shell;

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 use pmctl::commands;
 use pmctl::error::CliError;
+use pmctl::ops::plan::OpKind;
 
 /// Operator CLI for the two-region Property Management API.
 #[derive(Parser)]
@@ -21,6 +22,17 @@ enum Cmd {
         #[command(subcommand)]
         cmd: commands::dev::DevCmd,
     },
+    /// Both regions at a glance: API health, database roles, replication, DNS, alarms.
+    Status(commands::status::StatusArgs),
+    /// Planned move of the writer to another region, with zero data loss.
+    Switchover(commands::region::OpArgs),
+    /// Unplanned move of the writer: fence the old writer, promote, move DNS, verify.
+    Failover(commands::region::OpArgs),
+    /// Rebuild the old writer region as a replica of the current writer (and switch back
+    /// with --switchover).
+    Failback(commands::region::OpArgs),
+    /// Operations recorded in the journal.
+    History,
     #[command(hide = true)]
     Internal {
         #[command(subcommand)]
@@ -32,6 +44,11 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.cmd {
         Cmd::Dev { cmd } => commands::dev::run(&cli.global, cmd),
+        Cmd::Status(a) => commands::status::run(&cli.global, a),
+        Cmd::Switchover(a) => commands::region::run(&cli.global, OpKind::Switchover, a),
+        Cmd::Failover(a) => commands::region::run(&cli.global, OpKind::Failover, a),
+        Cmd::Failback(a) => commands::region::run(&cli.global, OpKind::Failback, a),
+        Cmd::History => commands::region::history(&cli.global),
         Cmd::Internal { cmd } => commands::internal::run(cmd),
     };
     let code = match result {

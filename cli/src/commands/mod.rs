@@ -2,6 +2,8 @@
 
 pub mod dev;
 pub mod internal;
+pub mod region;
+pub mod status;
 
 use crate::config::{self, EnvKind, Environment};
 use crate::error::CliError;

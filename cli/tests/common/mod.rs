@@ -178,6 +178,7 @@ pub fn alive(pid: u32) -> bool {
 }
 
 impl Drop for TestStack {
+    #[allow(clippy::print_stderr)]
     fn drop(&mut self) {
         if !self.up {
             return;
@@ -240,3 +241,160 @@ pub fn port_bound(port: u16) -> bool {
 }
 
 pub fn unused(_: &Path) {}
+
+/// A landlord with one lease, created through the front door; returns the lease id.
+pub async fn seed_lease(st: &TestStack, landlord: &str) -> String {
+    let http = http();
+    let token = st.token(landlord);
+    let post = |path: &str, body: serde_json::Value| {
+        let rq = http
+            .post(format!("{}{path}", st.frontdoor()))
+            .bearer_auth(&token)
+            .json(&body);
+        async move {
+            let r = rq.send().await.unwrap();
+            let s = r.status().as_u16();
+            let v: Value = r.json().await.unwrap();
+            assert_eq!(s, 201, "{v}");
+            v["id"].as_str().unwrap().to_string()
+        }
+    };
+    let p = post(
+        "/v1/properties",
+        serde_json::json!({"name": "Rent Day Towers", "county": "Nairobi", "address": "Ngong Rd"}),
+    )
+    .await;
+    let u = post("/v1/units", serde_json::json!({"property_id": p, "label": "A1", "monthly_rent": 20000, "deposit": 20000, "account_ref": "RDT-A1"})).await;
+    let t = post(
+        "/v1/tenants",
+        serde_json::json!({"name": "Mwangi", "phone": "0711000111"}),
+    )
+    .await;
+    post(
+        "/v1/leases",
+        serde_json::json!({"unit_id": u, "tenant_id": t, "start_date": "2026-01-01"}),
+    )
+    .await
+}
+
+/// Posts manual payments through the front door continuously; every 201 is an acknowledged
+/// payment whose id is recorded. 503s (writes blocked, read-only region) are retried with the
+/// same Idempotency-Key, as a well-behaved client would.
+pub struct PaymentWriter {
+    pub acked: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    pub errors: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl PaymentWriter {
+    pub fn start(st: &TestStack, landlord: &str, lease: &str) -> PaymentWriter {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        use std::sync::{Arc, Mutex};
+        let acked = Arc::new(Mutex::new(Vec::new()));
+        let errors = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (a, e, s) = (acked.clone(), errors.clone(), stop.clone());
+        let url = format!("{}/v1/payments", st.frontdoor());
+        let token = st.token(landlord);
+        let lease = lease.to_string();
+        let handle = tokio::spawn(async move {
+            let http = reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap();
+            let mut n = 0u64;
+            while !s.load(Ordering::Relaxed) {
+                n += 1;
+                let key = format!("pay-{n}");
+                loop {
+                    if s.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let r = http
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .header("Idempotency-Key", &key)
+                        .json(&serde_json::json!({"lease_id": lease, "amount": 100, "method": "cash"}))
+                        .send()
+                        .await;
+                    match r {
+                        Ok(r) if r.status().as_u16() == 201 => {
+                            let v: Value = r.json().await.unwrap_or_default();
+                            if let Some(id) = v["id"].as_str() {
+                                a.lock().unwrap().push(id.to_string());
+                            }
+                            break;
+                        }
+                        _ => {
+                            e.fetch_add(1, Ordering::Relaxed);
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        PaymentWriter {
+            acked,
+            errors,
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.acked.lock().unwrap().len()
+    }
+
+    pub async fn stop(mut self) -> Vec<String> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.await;
+        }
+        self.acked.lock().unwrap().clone()
+    }
+}
+
+/// Acknowledged payment ids missing from `region`'s database.
+pub async fn missing_payments(st: &TestStack, region: &str, acked: &[String]) -> Vec<String> {
+    use sqlx::Connection;
+    let mut c = sqlx::PgConnection::connect(&st.db_url(region))
+        .await
+        .unwrap();
+    let have: Vec<String> = sqlx::query_scalar("SELECT id::text FROM payments")
+        .fetch_all(&mut c)
+        .await
+        .unwrap();
+    let have: std::collections::HashSet<String> = have.into_iter().collect();
+    acked
+        .iter()
+        .filter(|id| !have.contains(*id))
+        .cloned()
+        .collect()
+}
+
+/// `pmctl status -o json`.
+pub fn status(st: &TestStack) -> (i32, Value) {
+    let r = st.run(&["status", "-o", "json"]);
+    (r.code, r.json())
+}
+
+pub fn role(status: &Value, region: &str) -> String {
+    status["topology"]["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == region)
+        .unwrap()["db_role"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+pub fn dns_primary(status: &Value) -> String {
+    status["topology"]["dns"]["primary"]
+        .as_str()
+        .unwrap_or("?")
+        .to_string()
+}

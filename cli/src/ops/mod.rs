@@ -1,0 +1,6 @@
+//! Operations: the work behind the commands. They return data (`Serialize`) and leave
+//! rendering to `commands/`.
+
+pub mod plan;
+pub mod region;
+pub mod status;
