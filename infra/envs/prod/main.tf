@@ -88,11 +88,11 @@ module "api_primary" {
   hosted_zone_id        = var.hosted_zone_id
 
   database = {
-    host              = module.database.primary.proxy_endpoint
-    port              = 5432
-    name              = module.database.database_name
-    user              = module.database.master_username
-    proxy_resource_id = module.database.primary.proxy_resource_id
+    host               = module.database.primary.proxy_endpoint
+    port               = 5432
+    name               = module.database.database_name
+    secret_arn         = module.database.primary.secret_arn
+    secret_kms_key_arn = module.database.primary.kms_key_arn
   }
   auth = {
     issuer    = module.identity.issuer
@@ -121,11 +121,11 @@ module "api_secondary" {
   hosted_zone_id        = var.hosted_zone_id
 
   database = {
-    host              = module.database.secondary.proxy_endpoint
-    port              = 5432
-    name              = module.database.database_name
-    user              = module.database.master_username
-    proxy_resource_id = module.database.secondary.proxy_resource_id
+    host               = module.database.secondary.proxy_endpoint
+    port               = 5432
+    name               = module.database.database_name
+    secret_arn         = module.database.secondary.secret_arn
+    secret_kms_key_arn = module.database.secondary.kms_key_arn
   }
   auth = {
     issuer    = module.identity.issuer

@@ -4,8 +4,6 @@
 
 data "aws_region" "current" {}
 
-data "aws_caller_identity" "current" {}
-
 data "aws_partition" "current" {}
 
 locals {
@@ -19,10 +17,15 @@ locals {
     {
       PM_REGION      = local.region
       PM_REGION_ROLE = var.region_role
-      # No password: the Lambda signs an RDS IAM auth token (rds-db:connect) and uses it as
-      # the password for this user; TLS is required by the proxy.
-      DATABASE_URL       = "postgres://${var.database.user}@${var.database.host}:${var.database.port}/${var.database.name}?sslmode=require"
-      PM_DB_IAM_AUTH     = "true"
+      # Credentials come from this region's own copy of the database secret (fetched at
+      # cold start, re-fetched when rotated: api/src/db_secret.rs). The secret holds the
+      # cluster endpoint (region 1's, even in the replica), so host and port name this
+      # region's RDS Proxy; TLS is required by the proxy.
+      DB_SECRET_ARN      = var.database.secret_arn
+      PM_DB_HOST         = var.database.host
+      PM_DB_PORT         = tostring(var.database.port)
+      PM_DB_NAME         = var.database.name
+      PM_DB_SSLMODE      = "require"
       PM_DB_POOL         = "2"
       PM_JWKS            = var.auth.jwks_url
       PM_JWKS_JSON       = var.auth.jwks_json
@@ -72,10 +75,19 @@ resource "aws_iam_role_policy" "lambda" {
     Version = "2012-10-17"
     Statement = [
       {
-        Sid      = "ConnectThroughThisRegionsProxy"
+        Sid      = "ReadThisRegionsDatabaseSecret"
         Effect   = "Allow"
-        Action   = ["rds-db:connect"]
-        Resource = ["arn:${local.partition}:rds-db:${local.region}:${data.aws_caller_identity.current.account_id}:dbuser:${var.database.proxy_resource_id}/${var.database.user}"]
+        Action   = ["secretsmanager:GetSecretValue"]
+        Resource = [var.database.secret_arn]
+      },
+      {
+        Sid      = "DecryptThisRegionsDatabaseSecret"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt"]
+        Resource = [var.database.secret_kms_key_arn]
+        Condition = {
+          StringEquals = { "kms:ViaService" = "secretsmanager.${local.region}.${data.aws_partition.current.dns_suffix}" }
+        }
       },
       {
         Sid      = "DecryptEnvironment"

@@ -69,13 +69,13 @@ variable "telemetry_kms_key_arn" {
 }
 
 variable "database" {
-  description = "How the API reaches this region's database: the RDS Proxy endpoint and resource id (for rds-db:connect), database name and user (IAM authentication, no password)."
+  description = "How the API reaches this region's database: the RDS Proxy endpoint and port, the database name, and this region's own copy of the database secret (the master secret in region 1, its replica in region 2) with the KMS key that encrypts it. The Lambda reads its credentials from that secret (secretsmanager:GetSecretValue on exactly this ARN)."
   type = object({
-    host              = string
-    port              = number
-    name              = string
-    user              = string
-    proxy_resource_id = string
+    host               = string
+    port               = number
+    name               = string
+    secret_arn         = string
+    secret_kms_key_arn = string
   })
 }
 

@@ -546,7 +546,7 @@ resource "aws_db_proxy" "primary" {
 
   auth {
     auth_scheme = "SECRETS"
-    iam_auth    = "REQUIRED"
+    iam_auth    = "DISABLED"
     secret_arn  = aws_secretsmanager_secret.master.arn
   }
 
@@ -639,7 +639,7 @@ resource "aws_db_proxy" "secondary" {
 
   auth {
     auth_scheme = "SECRETS"
-    iam_auth    = "REQUIRED"
+    iam_auth    = "DISABLED"
     secret_arn  = data.aws_secretsmanager_secret.replica.arn
   }
 

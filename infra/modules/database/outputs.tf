@@ -9,7 +9,7 @@ output "database_name" {
 }
 
 output "master_username" {
-  description = "Database user the API connects as through the RDS Proxy (IAM authentication)."
+  description = "Database user the API connects as through the RDS Proxy (password from the region's Secrets Manager secret)."
   value       = var.master_username
 }
 
