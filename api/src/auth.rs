@@ -20,6 +20,9 @@ use tokio::sync::RwLock;
 pub enum JwksSource {
     File(PathBuf),
     Url(String),
+    /// The JWKS document itself (a snapshot taken at deploy time: the Lambda's
+    /// `PM_JWKS_JSON`), so tokens verify without reaching the identity provider.
+    Inline(String),
 }
 
 impl JwksSource {
@@ -94,6 +97,7 @@ impl Verifier {
 
     async fn fetch(&self) -> Result<JwkSet, JwksError> {
         let text = match &self.cfg.jwks {
+            JwksSource::Inline(json) => json.clone(),
             JwksSource::File(path) => {
                 tokio::fs::read_to_string(path)
                     .await

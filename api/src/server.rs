@@ -40,6 +40,11 @@ pub struct ServeArgs {
     pub log_json: bool,
     #[arg(long, env = "PM_DB_POOL", default_value_t = 20)]
     pub db_pool: u32,
+    /// Kenya's Monthly Rental Income tax rate in basis points (750 = 7.5 %), used by the
+    /// owner statement report.
+    #[arg(long, env = "PM_MRI_RATE_BP", default_value_t = crate::domain::tax::DEFAULT_MRI_RATE_BP,
+          value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub mri_rate_bp: u32,
 }
 
 /// Serves until SIGTERM/Ctrl-C, then drains connections and closes the pool.
@@ -97,7 +102,8 @@ pub async fn serve(a: ServeArgs) -> anyhow::Result<()> {
             trusted_proxies: a.trusted_proxies,
         },
         verifier,
-    );
+    )
+    .with_mri_rate_bp(a.mri_rate_bp);
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await
         .with_context(|| format!("binding {}", a.listen))?;

@@ -22,6 +22,9 @@ pub struct AppState {
     pub db: PgPool,
     pub settings: Arc<Settings>,
     pub verifier: Option<Arc<Verifier>>,
+    /// Kenya's Monthly Rental Income tax rate in basis points (750 = 7.5 %), used by the
+    /// owner statement. `pm-api serve --mri-rate-bp` / `PM_MRI_RATE_BP`.
+    pub mri_rate_bp: u32,
 }
 
 impl AppState {
@@ -30,7 +33,14 @@ impl AppState {
             db,
             settings: Arc::new(settings),
             verifier: verifier.map(Arc::new),
+            mri_rate_bp: crate::domain::tax::DEFAULT_MRI_RATE_BP,
         }
+    }
+
+    /// Sets the Monthly Rental Income tax rate (basis points, 0–10 000).
+    pub fn with_mri_rate_bp(mut self, bp: u32) -> AppState {
+        self.mri_rate_bp = bp.min(10_000);
+        self
     }
 }
 

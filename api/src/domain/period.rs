@@ -1,7 +1,27 @@
 //! Billing periods `YYYY-MM`.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Utc};
 use std::fmt;
+
+/// East Africa Time (UTC+3, no daylight saving): the business day of a Kenyan landlord.
+/// Reports put a payment in the month and day of its EAT time.
+pub fn eat() -> FixedOffset {
+    FixedOffset::east_opt(3 * 3600).expect("valid offset")
+}
+
+/// The instant a day starts in EAT.
+pub fn eat_day_start(day: NaiveDate) -> DateTime<Utc> {
+    eat()
+        .from_local_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight"))
+        .single()
+        .expect("fixed offset is unambiguous")
+        .with_timezone(&Utc)
+}
+
+/// Today's date in EAT.
+pub fn eat_today() -> NaiveDate {
+    Utc::now().with_timezone(&eat()).date_naive()
+}
 use std::str::FromStr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -48,6 +68,32 @@ impl Period {
                 year: self.year,
                 month: self.month + 1,
             }
+        }
+    }
+
+    /// Number of days in the period.
+    pub fn days(self) -> i64 {
+        (self.next().first_day() - self.first_day()).num_days()
+    }
+
+    /// The instant the period starts (its first day, 00:00 EAT).
+    pub fn starts_at(self) -> DateTime<Utc> {
+        eat_day_start(self.first_day())
+    }
+
+    /// The instant the period ends, exclusive (the next period's start).
+    pub fn ends_at(self) -> DateTime<Utc> {
+        self.next().starts_at()
+    }
+
+    /// Days of the period covered by `[start, end]` (inclusive; `end` None = open-ended).
+    pub fn overlap_days(self, start: NaiveDate, end: Option<NaiveDate>) -> i64 {
+        let from = start.max(self.first_day());
+        let to = end.map_or(self.last_day(), |e| e.min(self.last_day()));
+        if to < from {
+            0
+        } else {
+            (to - from).num_days() + 1
         }
     }
 
@@ -103,6 +149,15 @@ mod tests {
             "2026-12".parse::<Period>().unwrap().next().to_string(),
             "2027-01"
         );
+        assert_eq!(p.days(), 28);
+        assert_eq!(p.starts_at().to_rfc3339(), "2026-01-31T21:00:00+00:00");
+        assert_eq!(p.ends_at().to_rfc3339(), "2026-02-28T21:00:00+00:00");
+        let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).unwrap();
+        assert_eq!(p.overlap_days(d(1, 1), None), 28);
+        assert_eq!(p.overlap_days(d(2, 15), None), 14);
+        assert_eq!(p.overlap_days(d(1, 1), Some(d(2, 10))), 10);
+        assert_eq!(p.overlap_days(d(3, 1), None), 0);
+        assert_eq!(p.overlap_days(d(1, 1), Some(d(1, 31))), 0);
         for bad in ["2026-13", "2026-1", "26-01", "2026/01", ""] {
             assert!(bad.parse::<Period>().is_err(), "{bad}");
         }

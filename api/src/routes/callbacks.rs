@@ -6,6 +6,7 @@
 //! (`TransID` / `MpesaReceiptNumber`, and `CheckoutRequestID` for STK). MSISDN arrives
 //! masked or hashed and is never used, stored or logged.
 
+use super::ApiRoute;
 use crate::domain::Kes;
 use crate::error::ApiError;
 use crate::extract::Json;
@@ -14,22 +15,23 @@ use crate::store::{landlords, payments, rentals};
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::routing::post;
-use axum::Router;
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 
-pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route("/v1/callbacks/c2b/{token}/validation", post(c2b_validation))
-        .route(
-            "/v1/callbacks/c2b/{token}/confirmation",
-            post(c2b_confirmation),
-        )
-        .route("/v1/callbacks/stk/{token}", post(stk_callback))
-        .route_layer(axum::middleware::from_fn_with_state(state, source_allowed))
+pub fn routes(state: &AppState) -> Vec<ApiRoute> {
+    [
+        ApiRoute::post("/v1/callbacks/c2b/{token}/validation", c2b_validation),
+        ApiRoute::post("/v1/callbacks/c2b/{token}/confirmation", c2b_confirmation),
+        ApiRoute::post("/v1/callbacks/stk/{token}", stk_callback),
+    ]
+    .into_iter()
+    .map(|r| {
+        let st = state.clone();
+        r.map(|h| h.route_layer(axum::middleware::from_fn_with_state(st, source_allowed)))
+    })
+    .collect()
 }
 
 /// Rejects callers outside the configured callback source networks.
@@ -75,15 +77,31 @@ fn accepted() -> axum::Json<Value> {
     axum::Json(json!({ "ResultCode": 0, "ResultDesc": "Accepted" }))
 }
 
+/// The answer Daraja expects: `ResultCode` 0 (or `"0"`) accepts; validation rejects with
+/// `C2B00012` (invalid account number) or `C2B00013` (invalid amount).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "PascalCase")]
+#[allow(dead_code)]
+pub struct DarajaAck {
+    #[schema(value_type = Object)]
+    result_code: Value,
+    result_desc: String,
+}
+
 /// Daraja C2B payload. Only the fields we use are typed; the rest (InvoiceNumber,
 /// OrgAccountBalance, ThirdPartyTransID, MSISDN, names, …) are accepted and ignored.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 struct C2b {
+    /// The M-Pesa receipt.
     #[serde(rename = "TransID")]
     trans_id: Option<String>,
+    /// `YYYYMMDDHHmmss`, East Africa Time.
     trans_time: Option<String>,
+    /// Whole shillings as a decimal string, e.g. "1500.00".
+    #[schema(value_type = crate::routes::openapi::Money)]
     trans_amount: Value,
+    /// The account number the payer typed.
     bill_ref_number: Option<String>,
 }
 
@@ -107,6 +125,15 @@ fn eat_time(field: &str, v: &str) -> Result<DateTime<Utc>, ApiError> {
         .with_timezone(&Utc))
 }
 
+/// C2B validation: accepts a payment whose account number names one of the landlord's units.
+#[utoipa::path(post, path = "/v1/callbacks/c2b/{token}/validation", operation_id = "c2bValidation", tag = "callbacks", security(()),
+    params(("token" = String, Path, description = "the landlord's secret callback token")),
+    request_body = C2b,
+    responses((status = 200, description = "accepted or rejected (ResultCode)", body = DarajaAck),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 503, response = super::openapi::Unavailable)))]
 async fn c2b_validation(
     State(st): State<AppState>,
     Path(token): Path<String>,
@@ -131,6 +158,16 @@ async fn c2b_validation(
     })
 }
 
+/// C2B confirmation: records the payment (idempotent on the receipt), credited to the lease
+/// of the unit whose account number was typed, or to the suspense list.
+#[utoipa::path(post, path = "/v1/callbacks/c2b/{token}/confirmation", operation_id = "c2bConfirmation", tag = "callbacks", security(()),
+    params(("token" = String, Path, description = "the landlord's secret callback token")),
+    request_body = C2b,
+    responses((status = 200, description = "recorded (or a duplicate, ignored)", body = DarajaAck),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 503, response = super::openapi::Unavailable)))]
 async fn c2b_confirmation(
     State(st): State<AppState>,
     Path(token): Path<String>,
@@ -150,70 +187,63 @@ async fn c2b_confirmation(
         .map(|s| s.trim().chars().take(40).collect());
 
     let mut tx = st.db.begin().await?;
-    let lease = match bill_ref.as_deref() {
-        Some(r) => match rentals::unit_by_account_ref(&mut tx, &me, r).await? {
-            Some(unit) => rentals::lease_of_unit_on(&mut tx, unit, paid_at.date_naive()).await?,
-            None => None,
-        },
-        None => None,
-    };
-    let id = payments::insert(
+    let id = payments::record_c2b(
         &mut tx,
         &me,
-        &payments::NewPayment {
-            lease_id: lease,
-            method: "mpesa_c2b",
-            amount: amount.shillings(),
-            receipt: Some(&receipt),
-            bill_ref: bill_ref.as_deref(),
-            paid_at,
-        },
+        &receipt,
+        amount.shillings(),
+        bill_ref.as_deref(),
+        paid_at,
     )
     .await?;
     tx.commit().await?;
     match id {
-        Some(id) => {
-            tracing::info!(payment = %id, matched = lease.is_some(), "c2b payment recorded")
+        Some((id, matched)) => {
+            tracing::info!(payment = %id, matched, "c2b payment recorded")
         }
         None => tracing::info!("duplicate c2b confirmation ignored"),
     }
     Ok(accepted())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct StkEnvelope {
     #[serde(rename = "Body")]
     body: StkBody,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct StkBody {
     #[serde(rename = "stkCallback")]
     stk_callback: StkCallback,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 struct StkCallback {
     #[serde(rename = "CheckoutRequestID")]
     checkout_request_id: String,
+    /// 0 = paid; anything else (1032 cancelled, 1037 timeout, …) is recorded, never credited.
+    #[schema(value_type = i64)]
     result_code: Value,
     result_desc: Option<String>,
+    /// Present when ResultCode is 0: Amount, MpesaReceiptNumber, TransactionDate, ….
     callback_metadata: Option<StkMetadata>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct StkMetadata {
     #[serde(rename = "Item", default)]
     item: Vec<StkItem>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct StkItem {
     #[serde(rename = "Name")]
     name: String,
     /// Absent for some items (e.g. `Balance`).
     #[serde(rename = "Value")]
+    #[schema(value_type = Option<Object>)]
     value: Option<Value>,
 }
 
@@ -234,6 +264,16 @@ fn value_text(v: &Value) -> String {
     }
 }
 
+/// STK push result: a success is credited once to the lease the request was registered
+/// for (idempotent on CheckoutRequestID and the receipt); a failure is recorded only.
+#[utoipa::path(post, path = "/v1/callbacks/stk/{token}", operation_id = "stkCallback", tag = "callbacks", security(()),
+    params(("token" = String, Path, description = "the landlord's secret callback token")),
+    request_body = StkEnvelope,
+    responses((status = 200, description = "recorded (or a duplicate, ignored)", body = DarajaAck),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 503, response = super::openapi::Unavailable)))]
 async fn stk_callback(
     State(st): State<AppState>,
     Path(token): Path<String>,
@@ -312,6 +352,7 @@ async fn stk_callback(
                 &payments::NewPayment {
                     lease_id: state.lease_id,
                     method: "mpesa_stk",
+                    kind: "rent",
                     amount: amount.shillings(),
                     receipt: Some(&rcpt),
                     bill_ref: None,

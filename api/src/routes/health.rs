@@ -1,26 +1,41 @@
 //! `GET /health` (process alive) and `GET /ready` (database reachable, its role).
 
+use super::ApiRoute;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Serialize;
 use std::time::Duration;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/ready", get(ready))
+pub fn routes() -> Vec<ApiRoute> {
+    vec![
+        ApiRoute::get("/health", health),
+        ApiRoute::get("/ready", ready),
+    ]
 }
 
-async fn health() -> impl IntoResponse {
-    Json(serde_json::json!({ "status": "ok", "version": crate::VERSION }))
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    pub status: &'static str,
+    pub version: &'static str,
 }
 
-#[derive(Serialize)]
+/// The process is alive (says nothing about the database).
+#[utoipa::path(get, path = "/health", operation_id = "health", tag = "health", security(()),
+    responses((status = 200, description = "alive", body = Health)))]
+async fn health() -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        version: crate::VERSION,
+    })
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Ready {
+    /// `ready` | `unavailable`
     pub status: &'static str,
     pub region: String,
     /// `writer` | `replica` (a fenced, read-only writer reports `replica`).
@@ -51,6 +66,12 @@ pub async fn db_facts(
     Ok((in_recovery, read_only == "on", topo))
 }
 
+/// The database is reachable; its role (writer or replica) and the writer region.
+#[utoipa::path(get, path = "/ready", operation_id = "ready", tag = "health", security(()),
+    responses(
+        (status = 200, description = "ready", body = Ready),
+        (status = 503, description = "database unreachable", body = Ready),
+    ))]
 async fn ready(State(state): State<AppState>) -> Response {
     let region = state.settings.region.clone();
     match tokio::time::timeout(Duration::from_secs(2), db_facts(&state)).await {

@@ -1,48 +1,65 @@
 //! The landlord's own settings: M-Pesa callback token and paybill short code.
 
-use super::begin_write;
+use super::{begin_write, ApiRoute};
 use crate::auth::Landlord;
 use crate::error::ApiError;
 use crate::extract::Json;
 use crate::state::AppState;
 use crate::store::landlords;
 use axum::extract::State;
-use axum::routing::{get, post, put};
-use axum::Router;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/landlord", get(show))
-        .route("/v1/landlord/callback-token/rotate", post(rotate))
-        .route("/v1/landlord/shortcode", put(set_shortcode))
+pub fn routes() -> Vec<ApiRoute> {
+    vec![
+        ApiRoute::get("/v1/landlord", show),
+        ApiRoute::post("/v1/landlord/callback-token/rotate", rotate),
+        ApiRoute::put("/v1/landlord/shortcode", set_shortcode),
+    ]
 }
 
-fn view(id: &str, token: &str, shortcode: Option<&str>) -> Value {
-    json!({
-        "id": id,
-        "shortcode": shortcode,
-        "callback_token": token,
-        "callback_paths": {
-            "c2b_validation": format!("/v1/callbacks/c2b/{token}/validation"),
-            "c2b_confirmation": format!("/v1/callbacks/c2b/{token}/confirmation"),
-            "stk": format!("/v1/callbacks/stk/{token}"),
-        }
+/// The callback URLs to register with Daraja (relative to the API's public base URL).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CallbackPaths {
+    pub c2b_validation: String,
+    pub c2b_confirmation: String,
+    pub stk: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LandlordView {
+    /// The JWT `sub`.
+    pub id: String,
+    pub shortcode: Option<String>,
+    /// Secret: whoever knows it can post callbacks for this landlord.
+    pub callback_token: String,
+    pub callback_paths: CallbackPaths,
+}
+
+fn view(id: &str, token: &str, shortcode: Option<&str>) -> axum::Json<LandlordView> {
+    axum::Json(LandlordView {
+        id: id.to_string(),
+        shortcode: shortcode.map(str::to_string),
+        callback_token: token.to_string(),
+        callback_paths: CallbackPaths {
+            c2b_validation: format!("/v1/callbacks/c2b/{token}/validation"),
+            c2b_confirmation: format!("/v1/callbacks/c2b/{token}/confirmation"),
+            stk: format!("/v1/callbacks/stk/{token}"),
+        },
     })
 }
 
+/// The landlord (created on first use) with its callback token and paths.
+#[utoipa::path(get, path = "/v1/landlord", operation_id = "getLandlord", tag = "landlord",
+    responses((status = 200, description = "the landlord", body = LandlordView),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 503, response = super::openapi::Unavailable)))]
 async fn show(
     State(st): State<AppState>,
     Landlord(me): Landlord,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<LandlordView>, ApiError> {
     let mut c = st.db.acquire().await?;
     if let Some(l) = landlords::get(&mut c, &me).await? {
-        return Ok(axum::Json(view(
-            &l.id,
-            &l.callback_token,
-            l.shortcode.as_deref(),
-        )));
+        return Ok(view(&l.id, &l.callback_token, l.shortcode.as_deref()));
     }
     drop(c);
     let mut tx = begin_write(&st, &me).await?;
@@ -50,17 +67,18 @@ async fn show(
         .await?
         .ok_or(ApiError::NotFound("landlord"))?;
     tx.commit().await?;
-    Ok(axum::Json(view(
-        &l.id,
-        &l.callback_token,
-        l.shortcode.as_deref(),
-    )))
+    Ok(view(&l.id, &l.callback_token, l.shortcode.as_deref()))
 }
 
+/// Replaces the callback token; the old one stops working at once.
+#[utoipa::path(post, path = "/v1/landlord/callback-token/rotate", operation_id = "rotateCallbackToken", tag = "landlord",
+    responses((status = 200, description = "the new token", body = LandlordView),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 503, response = super::openapi::Unavailable)))]
 async fn rotate(
     State(st): State<AppState>,
     Landlord(me): Landlord,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<LandlordView>, ApiError> {
     let mut tx = begin_write(&st, &me).await?;
     let token = landlords::rotate_token(&mut tx, &me).await?;
     let l = landlords::get(&mut tx, &me)
@@ -68,20 +86,29 @@ async fn rotate(
         .ok_or(ApiError::NotFound("landlord"))?;
     tx.commit().await?;
     tracing::info!("callback token rotated");
-    Ok(axum::Json(view(&me, &token, l.shortcode.as_deref())))
+    Ok(view(&me, &token, l.shortcode.as_deref()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ShortcodeBody {
+    /// Paybill or till number, 5 to 7 digits.
     shortcode: String,
 }
 
+/// Sets the paybill short code.
+#[utoipa::path(put, path = "/v1/landlord/shortcode", operation_id = "setShortcode", tag = "landlord",
+    request_body = ShortcodeBody,
+    responses((status = 200, description = "updated", body = LandlordView),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 409, response = super::openapi::Conflict),
+        (status = 503, response = super::openapi::Unavailable)))]
 async fn set_shortcode(
     State(st): State<AppState>,
     Landlord(me): Landlord,
     Json(b): Json<ShortcodeBody>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<LandlordView>, ApiError> {
     let sc = b.shortcode.trim();
     if !(5..=7).contains(&sc.len()) || !sc.bytes().all(|c| c.is_ascii_digit()) {
         return Err(ApiError::field(
@@ -95,9 +122,5 @@ async fn set_shortcode(
         .await?
         .ok_or(ApiError::NotFound("landlord"))?;
     tx.commit().await?;
-    Ok(axum::Json(view(
-        &l.id,
-        &l.callback_token,
-        l.shortcode.as_deref(),
-    )))
+    Ok(view(&l.id, &l.callback_token, l.shortcode.as_deref()))
 }

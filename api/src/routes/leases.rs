@@ -1,6 +1,6 @@
 //! Leases: one unit, one tenant, rent due on a day 1–28; one active lease per unit.
 
-use super::{begin_write, read_conn};
+use super::{begin_write, read_conn, ApiRoute};
 use crate::auth::Landlord;
 use crate::domain::Kes;
 use crate::error::ApiError;
@@ -9,33 +9,46 @@ use crate::state::AppState;
 use crate::store::{ledger, rentals, Page, PageQuery};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::Router;
 use chrono::NaiveDate;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/leases", get(list).post(create))
-        .route("/v1/leases/{id}", get(show))
-        .route("/v1/leases/{id}/arrears", get(arrears))
+pub fn routes() -> Vec<ApiRoute> {
+    vec![
+        ApiRoute::get("/v1/leases", list),
+        ApiRoute::post("/v1/leases", create),
+        ApiRoute::get("/v1/leases/{id}", show),
+        ApiRoute::get("/v1/leases/{id}/arrears", arrears),
+    ]
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewLease {
     unit_id: Uuid,
     tenant_id: Uuid,
     start_date: NaiveDate,
+    /// Inclusive; absent = open-ended.
     end_date: Option<NaiveDate>,
     /// Defaults to the unit's monthly rent.
+    #[schema(value_type = Option<crate::routes::openapi::Money>)]
     rent: Option<Kes>,
+    /// Day of the month rent is due, 1–28 (default 1).
     due_day: Option<u32>,
     /// Defaults to the unit's deposit.
+    #[schema(value_type = Option<crate::routes::openapi::Money>)]
     deposit: Option<Kes>,
 }
 
+/// Creates a lease; a lease overlapping another lease of the unit is a 409.
+#[utoipa::path(post, path = "/v1/leases", operation_id = "createLease", tag = "rentals",
+    request_body = NewLease,
+    responses((status = 201, description = "created", body = rentals::Lease),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 409, response = super::openapi::Conflict),
+        (status = 422, response = super::openapi::Unprocessable),
+        (status = 503, response = super::openapi::Unavailable)))]
 async fn create(
     State(st): State<AppState>,
     Landlord(me): Landlord,
@@ -55,11 +68,15 @@ async fn create(
     let unit = rentals::get_unit(&mut tx, &me, b.unit_id)
         .await?
         .ok_or_else(|| ApiError::unprocessable_field("unit_id", "no such unit"))?;
-    if rentals::get_tenant(&mut tx, &me, b.tenant_id)
-        .await?
-        .is_none()
-    {
-        return Err(ApiError::unprocessable_field("tenant_id", "no such tenant"));
+    match rentals::get_tenant(&mut tx, &me, b.tenant_id).await? {
+        None => return Err(ApiError::unprocessable_field("tenant_id", "no such tenant")),
+        Some(t) if t.erased_at.is_some() => {
+            return Err(ApiError::unprocessable_field(
+                "tenant_id",
+                "the tenant's personal data was erased; register the tenant again",
+            ))
+        }
+        Some(_) => {}
     }
     let l = rentals::insert_lease(
         &mut tx,
@@ -79,6 +96,13 @@ async fn create(
     Ok((StatusCode::CREATED, axum::Json(l)))
 }
 
+/// One lease.
+#[utoipa::path(get, path = "/v1/leases/{id}", operation_id = "getLease", tag = "rentals",
+    params(("id" = Uuid, Path, description = "lease id")),
+    responses((status = 200, description = "the lease", body = rentals::Lease),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 503, response = super::openapi::Unavailable)))]
 async fn show(
     State(st): State<AppState>,
     Landlord(me): Landlord,
@@ -92,6 +116,13 @@ async fn show(
         .ok_or(ApiError::NotFound("lease"))
 }
 
+/// Leases, newest first.
+#[utoipa::path(get, path = "/v1/leases", operation_id = "listLeases", tag = "rentals",
+    params(PageQuery),
+    responses((status = 200, description = "a page of leases", body = Page<rentals::Lease>),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 503, response = super::openapi::Unavailable)))]
 async fn list(
     State(st): State<AppState>,
     Landlord(me): Landlord,
@@ -104,18 +135,34 @@ async fn list(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct AsOf {
+    /// Default today.
     as_of: Option<NaiveDate>,
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LeaseArrears {
+    lease_id: Uuid,
+    arrears: ledger::Arrears,
+}
+
+/// What the lease owes on a day: overdue and outstanding rent.
+#[utoipa::path(get, path = "/v1/leases/{id}/arrears", operation_id = "getLeaseArrears", tag = "rentals",
+    params(("id" = Uuid, Path, description = "lease id"), AsOf),
+    responses((status = 200, description = "arrears", body = LeaseArrears),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 503, response = super::openapi::Unavailable)))]
 async fn arrears(
     State(st): State<AppState>,
     Landlord(me): Landlord,
     Path(id): Path<String>,
     Query(q): Query<AsOf>,
-) -> Result<axum::Json<serde_json::Value>, ApiError> {
+) -> Result<axum::Json<LeaseArrears>, ApiError> {
     let id = path_id(&id, "lease")?;
     let mut c = read_conn(&st).await?;
     if rentals::get_lease(&mut c, &me, id).await?.is_none() {
@@ -123,7 +170,8 @@ async fn arrears(
     }
     let as_of = q.as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
     let a = ledger::arrears(&mut c, id, as_of).await?;
-    Ok(axum::Json(
-        serde_json::json!({ "lease_id": id, "arrears": a }),
-    ))
+    Ok(axum::Json(LeaseArrears {
+        lease_id: id,
+        arrears: a,
+    }))
 }

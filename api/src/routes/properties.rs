@@ -1,6 +1,6 @@
-//! Properties: name, county, address.
+//! Properties: name, county, address, use (residential or commercial).
 
-use super::{begin_write, read_conn, text};
+use super::{begin_write, read_conn, text, ApiRoute};
 use crate::auth::Landlord;
 use crate::error::ApiError;
 use crate::extract::{path_id, Json, Query};
@@ -8,24 +8,40 @@ use crate::state::AppState;
 use crate::store::{rentals, Page, PageQuery};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::Router;
 use serde::Deserialize;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/properties", get(list).post(create))
-        .route("/v1/properties/{id}", get(show))
+pub fn routes() -> Vec<ApiRoute> {
+    vec![
+        ApiRoute::get("/v1/properties", list),
+        ApiRoute::post("/v1/properties", create),
+        ApiRoute::get("/v1/properties/{id}", show),
+    ]
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone, Copy, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum Usage {
+    Residential,
+    Commercial,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewProperty {
     name: String,
     county: String,
     address: String,
+    /// Default `residential`. Monthly Rental Income tax applies to residential rent only.
+    usage: Option<Usage>,
 }
 
+/// Creates a property.
+#[utoipa::path(post, path = "/v1/properties", operation_id = "createProperty", tag = "rentals",
+    request_body = NewProperty,
+    responses((status = 201, description = "created", body = rentals::Property),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 503, response = super::openapi::Unavailable)))]
 async fn create(
     State(st): State<AppState>,
     Landlord(me): Landlord,
@@ -34,6 +50,10 @@ async fn create(
     let name = text("name", &b.name, 200)?;
     let county = text("county", &b.county, 100)?;
     let address = text("address", &b.address, 500)?;
+    let usage = match b.usage.unwrap_or(Usage::Residential) {
+        Usage::Residential => "residential",
+        Usage::Commercial => "commercial",
+    };
     let mut tx = begin_write(&st, &me).await?;
     let p = rentals::insert_property(
         &mut tx,
@@ -42,6 +62,7 @@ async fn create(
             name: &name,
             county: &county,
             address: &address,
+            usage,
         },
     )
     .await?;
@@ -49,6 +70,13 @@ async fn create(
     Ok((StatusCode::CREATED, axum::Json(p)))
 }
 
+/// One property.
+#[utoipa::path(get, path = "/v1/properties/{id}", operation_id = "getProperty", tag = "rentals",
+    params(("id" = uuid::Uuid, Path, description = "property id")),
+    responses((status = 200, description = "the property", body = rentals::Property),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 503, response = super::openapi::Unavailable)))]
 async fn show(
     State(st): State<AppState>,
     Landlord(me): Landlord,
@@ -62,6 +90,13 @@ async fn show(
         .ok_or(ApiError::NotFound("property"))
 }
 
+/// Properties, newest first.
+#[utoipa::path(get, path = "/v1/properties", operation_id = "listProperties", tag = "rentals",
+    params(PageQuery),
+    responses((status = 200, description = "a page of properties", body = Page<rentals::Property>),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 503, response = super::openapi::Unavailable)))]
 async fn list(
     State(st): State<AppState>,
     Landlord(me): Landlord,

@@ -1,6 +1,6 @@
 //! Units: label, monthly rent, deposit, and the M-Pesa account reference tenants type.
 
-use super::{begin_write, read_conn, text};
+use super::{begin_write, read_conn, text, ApiRoute};
 use crate::auth::Landlord;
 use crate::domain::Kes;
 use crate::error::ApiError;
@@ -9,24 +9,28 @@ use crate::state::AppState;
 use crate::store::{rentals, Page, PageQuery};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::Router;
 use serde::Deserialize;
 use uuid::Uuid;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/units", get(list).post(create))
-        .route("/v1/units/{id}", get(show))
+pub fn routes() -> Vec<ApiRoute> {
+    vec![
+        ApiRoute::get("/v1/units", list),
+        ApiRoute::post("/v1/units", create),
+        ApiRoute::get("/v1/units/{id}", show),
+    ]
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewUnit {
     property_id: Uuid,
     label: String,
+    /// Whole shillings: an integer or a decimal string such as "25000.00".
+    #[schema(value_type = crate::routes::openapi::Money)]
     monthly_rent: Kes,
+    #[schema(value_type = crate::routes::openapi::Money)]
     deposit: Kes,
+    /// The M-Pesa account number tenants type (1–20 letters, digits, spaces, dashes).
     account_ref: String,
 }
 
@@ -48,6 +52,15 @@ fn account_ref(raw: &str) -> Result<String, ApiError> {
     Ok(t.to_string())
 }
 
+/// Creates a unit of a property.
+#[utoipa::path(post, path = "/v1/units", operation_id = "createUnit", tag = "rentals",
+    request_body = NewUnit,
+    responses((status = 201, description = "created", body = rentals::Unit),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 409, response = super::openapi::Conflict),
+        (status = 422, response = super::openapi::Unprocessable),
+        (status = 503, response = super::openapi::Unavailable)))]
 async fn create(
     State(st): State<AppState>,
     Landlord(me): Landlord,
@@ -84,6 +97,13 @@ async fn create(
     Ok((StatusCode::CREATED, axum::Json(u)))
 }
 
+/// One unit.
+#[utoipa::path(get, path = "/v1/units/{id}", operation_id = "getUnit", tag = "rentals",
+    params(("id" = uuid::Uuid, Path, description = "unit id")),
+    responses((status = 200, description = "the unit", body = rentals::Unit),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 503, response = super::openapi::Unavailable)))]
 async fn show(
     State(st): State<AppState>,
     Landlord(me): Landlord,
@@ -97,14 +117,25 @@ async fn show(
         .ok_or(ApiError::NotFound("unit"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
+    /// Only this property's units.
     property_id: Option<Uuid>,
+    /// Page size, 1–200 (default 50).
     limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
+/// Units, newest first.
+#[utoipa::path(get, path = "/v1/units", operation_id = "listUnits", tag = "rentals",
+    params(ListQuery),
+    responses((status = 200, description = "a page of units", body = Page<rentals::Unit>),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 503, response = super::openapi::Unavailable)))]
 async fn list(
     State(st): State<AppState>,
     Landlord(me): Landlord,

@@ -18,7 +18,7 @@ pub async fn settle_lease(c: &mut PgConnection, lease: Uuid) -> Result<(), sqlx:
     let payments: Vec<(Uuid, i64)> = sqlx::query_as(
         "SELECT p.id, (p.amount - COALESCE(SUM(a.amount), 0))::bigint AS left
          FROM payments p LEFT JOIN allocations a ON a.payment_id = p.id
-         WHERE p.lease_id=$1 AND p.status='credited'
+         WHERE p.lease_id=$1 AND p.status='credited' AND p.kind='rent'
          GROUP BY p.id HAVING p.amount - COALESCE(SUM(a.amount), 0) > 0
          ORDER BY MIN(p.paid_at), MIN(p.seq)",
     )
@@ -67,7 +67,7 @@ pub async fn settle_lease(c: &mut PgConnection, lease: Uuid) -> Result<(), sqlx:
     Ok(())
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StatementEntry {
     pub date: NaiveDate,
     /// `invoice` (a charge) or `payment`.
@@ -79,7 +79,7 @@ pub struct StatementEntry {
     pub balance: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LeaseStatement {
     pub lease_id: Uuid,
     pub unit_id: Uuid,
@@ -92,9 +92,13 @@ pub struct LeaseStatement {
     /// Money paid but not yet allocated to any invoice (applied to the next invoice).
     pub credit: i64,
     pub arrears: Arrears,
+    /// The deposit agreed in the lease, and what was paid towards it (payments of kind
+    /// `deposit`; not part of the rent balance).
+    pub deposit: i64,
+    pub deposit_paid: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Arrears {
     pub as_of: NaiveDate,
     /// Unpaid balance of invoices already past their due date.
@@ -153,7 +157,8 @@ pub async fn lease_statement(
     let payments: Vec<Paid> = sqlx::query_as(
         "SELECT p.id, p.amount, p.paid_at, p.method, p.receipt,
                 (p.amount - COALESCE((SELECT SUM(amount) FROM allocations a WHERE a.payment_id=p.id), 0))::bigint AS unallocated
-         FROM payments p WHERE p.lease_id=$1 AND p.status='credited' ORDER BY p.paid_at, p.seq",
+         FROM payments p WHERE p.lease_id=$1 AND p.status='credited' AND p.kind='rent'
+         ORDER BY p.paid_at, p.seq",
     )
     .bind(lease.id)
     .fetch_all(&mut *c)
@@ -194,6 +199,13 @@ pub async fn lease_statement(
     }
     let invoiced = invoices.iter().map(|i| i.amount).sum();
     let paid = payments.iter().map(|p| p.amount).sum();
+    let (deposit_paid,): (i64,) = sqlx::query_as(
+        "SELECT COALESCE(SUM(amount), 0)::bigint FROM payments
+         WHERE lease_id=$1 AND status='credited' AND kind='deposit'",
+    )
+    .bind(lease.id)
+    .fetch_one(&mut *c)
+    .await?;
     Ok(LeaseStatement {
         lease_id: lease.id,
         unit_id: lease.unit_id,
@@ -204,5 +216,7 @@ pub async fn lease_statement(
         balance: invoiced - paid,
         credit,
         arrears: arrears(c, lease.id, as_of).await?,
+        deposit: lease.deposit,
+        deposit_paid,
     })
 }

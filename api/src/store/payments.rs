@@ -6,12 +6,17 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Payment {
     pub id: Uuid,
     pub lease_id: Option<Uuid>,
+    /// `mpesa_c2b` | `mpesa_stk` | `cash` | `bank`
     pub method: String,
+    /// `credited` (to a lease) | `unmatched` (the suspense list)
     pub status: String,
+    /// `rent` (allocated to rent invoices) | `deposit` | `other` (other income)
+    pub kind: String,
+    /// Whole shillings.
     pub amount: i64,
     pub receipt: Option<String>,
     pub bill_ref: Option<String>,
@@ -20,7 +25,7 @@ pub struct Payment {
     pub created_at: DateTime<Utc>,
 }
 
-const PAYMENT_SELECT: &str = "SELECT p.seq, p.id, p.lease_id, p.method, p.status, p.amount, p.receipt,
+const PAYMENT_SELECT: &str = "SELECT p.seq, p.id, p.lease_id, p.method, p.status, p.kind, p.amount, p.receipt,
     p.bill_ref, p.paid_at, COALESCE((SELECT SUM(a.amount) FROM allocations a WHERE a.payment_id = p.id), 0)::bigint AS allocated,
     p.created_at FROM payments p";
 
@@ -34,6 +39,8 @@ struct Row {
 pub struct NewPayment<'a> {
     pub lease_id: Option<Uuid>,
     pub method: &'a str,
+    /// `rent` | `deposit` | `other`
+    pub kind: &'a str,
     pub amount: i64,
     pub receipt: Option<&'a str>,
     pub bill_ref: Option<&'a str>,
@@ -54,8 +61,8 @@ pub async fn insert(
         "unmatched"
     };
     let id: Option<(Uuid,)> = sqlx::query_as(
-        "INSERT INTO payments (id, landlord_id, lease_id, method, status, amount, receipt, bill_ref, paid_at)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)
+        "INSERT INTO payments (id, landlord_id, lease_id, method, status, amount, receipt, bill_ref, paid_at, kind)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
          ON CONFLICT (receipt) WHERE method IN ('mpesa_c2b', 'mpesa_stk') DO NOTHING RETURNING id",
     )
     .bind(Uuid::new_v4())
@@ -67,6 +74,7 @@ pub async fn insert(
     .bind(p.receipt)
     .bind(p.bill_ref)
     .bind(p.paid_at)
+    .bind(p.kind)
     .fetch_optional(&mut *c)
     .await?;
     if let (Some(_), Some(lease)) = (&id, p.lease_id) {
@@ -121,12 +129,14 @@ pub enum MatchOutcome {
     NotUnmatched,
 }
 
-/// Moves a suspense payment to a lease, credits and allocates it.
+/// Moves a suspense payment to a lease (optionally re-classifying it, e.g. as the deposit),
+/// credits and allocates it.
 pub async fn match_to_lease(
     c: &mut PgConnection,
     landlord: &str,
     id: Uuid,
     lease: Uuid,
+    kind: Option<&str>,
 ) -> Result<MatchOutcome, sqlx::Error> {
     let status: Option<(String,)> =
         sqlx::query_as("SELECT status FROM payments WHERE landlord_id=$1 AND id=$2 FOR UPDATE")
@@ -139,13 +149,107 @@ pub async fn match_to_lease(
         Some((s,)) if s != "unmatched" => return Ok(MatchOutcome::NotUnmatched),
         _ => {}
     }
-    sqlx::query("UPDATE payments SET lease_id=$2, status='credited' WHERE id=$1")
-        .bind(id)
-        .bind(lease)
-        .execute(&mut *c)
-        .await?;
+    sqlx::query(
+        "UPDATE payments SET lease_id=$2, status='credited', kind=COALESCE($3, kind) WHERE id=$1",
+    )
+    .bind(id)
+    .bind(lease)
+    .bind(kind)
+    .execute(&mut *c)
+    .await?;
     super::ledger::settle_lease(c, lease).await?;
     Ok(MatchOutcome::Matched)
+}
+
+/// Records an M-Pesa paybill (C2B) receipt the way a confirmation callback does: the
+/// account reference finds the unit (trimmed, case-insensitive), the unit's lease in force
+/// on the payment day gets it as rent (allocated at once); otherwise it waits in suspense.
+/// Idempotent on the receipt: returns `None` when the receipt is already recorded.
+pub async fn record_c2b(
+    c: &mut PgConnection,
+    landlord: &str,
+    receipt: &str,
+    amount: i64,
+    bill_ref: Option<&str>,
+    paid_at: DateTime<Utc>,
+) -> Result<Option<(Uuid, bool)>, sqlx::Error> {
+    let lease = match bill_ref {
+        Some(r) => match super::rentals::unit_by_account_ref(&mut *c, landlord, r).await? {
+            Some(unit) => {
+                let day = paid_at.with_timezone(&crate::domain::eat()).date_naive();
+                super::rentals::lease_of_unit_on(&mut *c, unit, day).await?
+            }
+            None => None,
+        },
+        None => None,
+    };
+    let id = insert(
+        c,
+        landlord,
+        &NewPayment {
+            lease_id: lease,
+            method: "mpesa_c2b",
+            kind: "rent",
+            amount,
+            receipt: Some(receipt),
+            bill_ref,
+            paid_at,
+        },
+    )
+    .await?;
+    Ok(id.map(|id| (id, lease.is_some())))
+}
+
+/// The landlord's M-Pesa payments (C2B and STK) with these receipts: receipt → (id, amount).
+pub async fn mpesa_by_receipts(
+    c: &mut PgConnection,
+    landlord: &str,
+    receipts: &[String],
+) -> Result<Vec<(String, Uuid, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT receipt, id, amount FROM payments WHERE landlord_id=$1
+         AND method IN ('mpesa_c2b', 'mpesa_stk') AND receipt = ANY($2)",
+    )
+    .bind(landlord)
+    .bind(receipts)
+    .fetch_all(c)
+    .await
+}
+
+/// The landlord's M-Pesa payments paid within `[from, to]`, oldest first.
+pub async fn mpesa_between(
+    c: &mut PgConnection,
+    landlord: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<Payment>, sqlx::Error> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "{PAYMENT_SELECT} WHERE p.landlord_id=$1 AND p.method IN ('mpesa_c2b', 'mpesa_stk')
+         AND p.paid_at >= $2 AND p.paid_at <= $3 ORDER BY p.paid_at, p.seq"
+    ))
+    .bind(landlord)
+    .bind(from)
+    .bind(to)
+    .fetch_all(c)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.p).collect())
+}
+
+/// Every payment of the leases of a tenant, oldest first (for the tenant's data export).
+pub async fn of_tenant(
+    c: &mut PgConnection,
+    landlord: &str,
+    tenant: Uuid,
+) -> Result<Vec<Payment>, sqlx::Error> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "{PAYMENT_SELECT} JOIN leases l ON l.id = p.lease_id
+         WHERE p.landlord_id=$1 AND l.tenant_id=$2 ORDER BY p.paid_at, p.seq"
+    ))
+    .bind(landlord)
+    .bind(tenant)
+    .fetch_all(c)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.p).collect())
 }
 
 /// A stored response for an Idempotency-Key.
@@ -284,7 +388,7 @@ pub async fn complete_stk(
     Ok(())
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct StkRecord {
     pub checkout_request_id: String,
     pub lease_id: Option<Uuid>,

@@ -7,16 +7,18 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Property {
     pub id: Uuid,
     pub name: String,
     pub county: String,
     pub address: String,
+    /// `residential` (Monthly Rental Income tax applies) | `commercial`
+    pub usage: String,
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Unit {
     pub id: Uuid,
     pub property_id: Uuid,
@@ -27,7 +29,7 @@ pub struct Unit {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Tenant {
     pub id: Uuid,
     pub name: Option<String>,
@@ -37,7 +39,7 @@ pub struct Tenant {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Lease {
     pub id: Uuid,
     pub unit_id: Uuid,
@@ -50,7 +52,7 @@ pub struct Lease {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Invoice {
     pub id: Uuid,
     pub lease_id: Uuid,
@@ -66,6 +68,7 @@ pub struct NewProperty<'a> {
     pub name: &'a str,
     pub county: &'a str,
     pub address: &'a str,
+    pub usage: &'a str,
 }
 
 pub async fn insert_property(
@@ -74,14 +77,15 @@ pub async fn insert_property(
     p: &NewProperty<'_>,
 ) -> Result<Property, sqlx::Error> {
     sqlx::query_as(
-        "INSERT INTO properties (id, landlord_id, name, county, address) VALUES ($1,$2,$3,$4,$5)
-         RETURNING id, name, county, address, created_at",
+        "INSERT INTO properties (id, landlord_id, name, county, address, usage) VALUES ($1,$2,$3,$4,$5,$6)
+         RETURNING id, name, county, address, usage, created_at",
     )
     .bind(Uuid::new_v4())
     .bind(landlord)
     .bind(p.name)
     .bind(p.county)
     .bind(p.address)
+    .bind(p.usage)
     .fetch_one(c)
     .await
 }
@@ -92,7 +96,7 @@ pub async fn get_property(
     id: Uuid,
 ) -> Result<Option<Property>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, name, county, address, created_at FROM properties WHERE landlord_id=$1 AND id=$2",
+        "SELECT id, name, county, address, usage, created_at FROM properties WHERE landlord_id=$1 AND id=$2",
     )
     .bind(landlord)
     .bind(id)
@@ -106,8 +110,14 @@ pub async fn list_properties(
     limit: i64,
     before: i64,
 ) -> Result<Page<Property>, sqlx::Error> {
-    let rows: Vec<(i64, Uuid, String, String, String, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT seq, id, name, county, address, created_at FROM properties
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        seq: i64,
+        #[sqlx(flatten)]
+        p: Property,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT seq, id, name, county, address, usage, created_at FROM properties
          WHERE landlord_id=$1 AND seq < $2 ORDER BY seq DESC LIMIT $3",
     )
     .bind(landlord)
@@ -116,20 +126,7 @@ pub async fn list_properties(
     .fetch_all(c)
     .await?;
     Ok(Page::from_rows(
-        rows.into_iter()
-            .map(|(s, id, name, county, address, created_at)| {
-                (
-                    s,
-                    Property {
-                        id,
-                        name,
-                        county,
-                        address,
-                        created_at,
-                    },
-                )
-            })
-            .collect(),
+        rows.into_iter().map(|r| (r.seq, r.p)).collect(),
         limit,
     ))
 }
@@ -262,6 +259,25 @@ pub async fn get_tenant(
     .bind(id)
     .fetch_optional(c)
     .await
+}
+
+/// Removes a tenant's personal fields (name, phone, national ID) and stamps `erased_at`.
+/// Returns false when the tenant was already erased (nothing changes then).
+pub async fn erase_tenant(
+    c: &mut PgConnection,
+    landlord: &str,
+    id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let n = sqlx::query(
+        "UPDATE tenants SET name=NULL, phone=NULL, national_id=NULL, erased_at=now()
+         WHERE landlord_id=$1 AND id=$2 AND erased_at IS NULL",
+    )
+    .bind(landlord)
+    .bind(id)
+    .execute(c)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
 }
 
 pub async fn list_tenants(
@@ -483,6 +499,23 @@ pub async fn list_invoices(
         rows.into_iter().map(|r| (r.seq, r.inv)).collect(),
         limit,
     ))
+}
+
+/// Every invoice of a tenant's leases, oldest first (for the tenant's data export).
+pub async fn invoices_of_tenant(
+    c: &mut PgConnection,
+    landlord: &str,
+    tenant: Uuid,
+) -> Result<Vec<Invoice>, sqlx::Error> {
+    let rows: Vec<InvoiceRow> = sqlx::query_as(&format!(
+        "{INVOICE_SELECT} JOIN leases l ON l.id = i.lease_id
+         WHERE i.landlord_id=$1 AND l.tenant_id=$2 ORDER BY i.due_date, i.seq"
+    ))
+    .bind(landlord)
+    .bind(tenant)
+    .fetch_all(c)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.inv).collect())
 }
 
 pub async fn invoices_of_lease(

@@ -203,6 +203,58 @@ impl TestApp {
         status_json(r).await
     }
 
+    pub async fn patch(&self, who: &str, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .http
+            .patch(self.url(path))
+            .bearer_auth(token(who))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        status_json(r).await
+    }
+
+    /// GET with an `Accept` header; returns status, content type and the raw body.
+    pub async fn get_accept(&self, who: &str, path: &str, accept: &str) -> (u16, String, String) {
+        let r = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(token(who))
+            .header("accept", accept)
+            .send()
+            .await
+            .unwrap();
+        let s = r.status().as_u16();
+        let ct = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        (s, ct, r.text().await.unwrap())
+    }
+
+    /// POSTs a raw body with a content type, with a JWT.
+    pub async fn post_body(
+        &self,
+        who: &str,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> (u16, Value) {
+        let r = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(token(who))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        status_json(r).await
+    }
+
     /// POSTs without a JWT (callbacks), raw body.
     pub async fn post_raw(&self, path: &str, body: &str) -> (u16, Value) {
         let r = self
@@ -278,6 +330,9 @@ pub mod sqlx_free {
                 "allocations",
                 "stk_requests",
                 "idempotency_keys",
+                "expenses",
+                "maintenance_requests",
+                "audit_log",
             ] {
                 out.insert(
                     t.into(),
@@ -292,6 +347,28 @@ pub mod sqlx_free {
                 .execute(&self.0)
                 .await
                 .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+    }
+}
+
+/// Follows `next_cursor` through every page of a list; returns the ids in order.
+pub async fn all_ids(app: &TestApp, who: &str, path: &str) -> Vec<String> {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let url = match &cursor {
+            Some(c) => format!("{path}{sep}cursor={c}"),
+            None => path.to_string(),
+        };
+        let (s, v) = app.get(who, &url).await;
+        assert_eq!(s, 200, "{url}: {v}");
+        for i in v["items"].as_array().unwrap() {
+            ids.push(i["id"].as_str().unwrap().to_string());
+        }
+        match v["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return ids,
         }
     }
 }

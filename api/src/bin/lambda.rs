@@ -1,0 +1,33 @@
+//! AWS Lambda entry point (`bootstrap`): API Gateway HTTP API events served by the same
+//! `router()` as `pm-api serve`. Settings from the environment (README, "Lambda"); database
+//! credentials from Secrets Manager (`DB_SECRET_ARN`), re-fetched when rotated.
+
+use pm_api::lambda::{settings_from_env, LambdaApp};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    let settings = match settings_from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            pm_api::telemetry::init(false);
+            tracing::error!(error = %format!("{e:#}"), "invalid Lambda settings");
+            return Err(e.into());
+        }
+    };
+    pm_api::telemetry::init(settings.log_json);
+    // One AWS config for the process (region and credentials from the Lambda environment;
+    // AWS_ENDPOINT_URL honoured), loaded inside build() only when a secret is named.
+    let app = match LambdaApp::build(&settings, None).await {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "cold start failed");
+            return Err(e.into());
+        }
+    };
+    tracing::info!(
+        region = %settings.region,
+        version = pm_api::VERSION,
+        "Lambda ready"
+    );
+    pm_api::lambda::run(app).await
+}
