@@ -33,6 +33,10 @@ enum Cmd {
     Failback(commands::region::OpArgs),
     /// Operations recorded in the journal.
     History,
+    /// A game day from a YAML runbook: traffic, a real fault, the reaction, RTO/RPO report.
+    Drill(commands::drill::DrillArgs),
+    /// Open-loop traffic (M-Pesa callbacks, manual payments, reads) against the front door.
+    Load(commands::load::LoadArgs),
     #[command(hide = true)]
     Internal {
         #[command(subcommand)]
@@ -49,6 +53,8 @@ fn main() {
         Cmd::Failover(a) => commands::region::run(&cli.global, OpKind::Failover, a),
         Cmd::Failback(a) => commands::region::run(&cli.global, OpKind::Failback, a),
         Cmd::History => commands::region::history(&cli.global),
+        Cmd::Drill(a) => commands::drill::run(&cli.global, a),
+        Cmd::Load(a) => commands::load::run(&cli.global, a),
         Cmd::Internal { cmd } => commands::internal::run(cmd),
     };
     let code = match result {

@@ -14,11 +14,13 @@ async fn dev_up_replicates_is_idempotent_and_down_leaves_nothing() {
     let token = st.token("landlord-1");
     let http = http();
 
-    // A write through the front door is readable from west's API within 1 s.
+    // A payment posted through the front door is readable from west's API within 1 s.
+    let lease = seed_lease(&st, "landlord-1").await;
     let resp = http
-        .post(format!("{}/v1/properties", st.frontdoor()))
+        .post(format!("{}/v1/payments", st.frontdoor()))
         .bearer_auth(&token)
-        .json(&json!({"name": "Umoja Court", "county": "Nairobi", "address": "Moi Ave"}))
+        .header("Idempotency-Key", "first-rent")
+        .json(&json!({"lease_id": lease, "amount": 20000, "method": "cash"}))
         .send()
         .await
         .unwrap();
@@ -32,7 +34,7 @@ async fn dev_up_replicates_is_idempotent_and_down_leaves_nothing() {
     let seen = eventually(Duration::from_secs(1), || {
         let (http, url, token) = (
             http.clone(),
-            format!("{}/v1/properties/{id}", st.api("west")),
+            format!("{}/v1/payments/{id}", st.api("west")),
             token.clone(),
         );
         async move {
@@ -41,11 +43,14 @@ async fn dev_up_replicates_is_idempotent_and_down_leaves_nothing() {
         }
     })
     .await;
-    assert!(
-        seen.is_some(),
-        "payment not on west after {:?}",
-        start.elapsed()
-    );
+    assert!(seen.is_some(), "payment not on west after {:?}", start.elapsed());
+
+    // `pmctl load`: open-loop traffic against this stack.
+    let l = st.must(&["load", "--rps", "20", "--duration", "2s", "-o", "json"]).json();
+    let n = l["requests"].as_u64().unwrap();
+    assert!((38..=42).contains(&n), "open loop sent {n} requests in 2 s at 20 rps");
+    assert!(l["acknowledged_writes"].as_u64().unwrap() > 20, "{l}");
+    assert_eq!(l["ok"], l["requests"], "{l}");
 
     // Status: east writer, west streaming in sync mode.
     let s = st.must(&["dev", "status", "-o", "json"]).json();

@@ -74,7 +74,7 @@ pub async fn db_facts(
     ))]
 async fn ready(State(state): State<AppState>) -> Response {
     let region = state.settings.region.clone();
-    match tokio::time::timeout(Duration::from_secs(2), db_facts(&state)).await {
+    match tokio::time::timeout(Duration::from_secs(1), db_facts(&state)).await {
         Ok(Ok((in_recovery, fenced, topo))) => {
             let role = if in_recovery || fenced {
                 "replica"

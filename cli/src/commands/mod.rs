@@ -1,7 +1,9 @@
 //! One module per subcommand: parse → call `ops`/library → render. Thin.
 
 pub mod dev;
+pub mod drill;
 pub mod internal;
+pub mod load;
 pub mod region;
 pub mod status;
 

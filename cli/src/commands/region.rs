@@ -52,10 +52,6 @@ fn err(e: RegionError) -> CliError {
 }
 
 pub fn run(g: &Global, op: OpKind, a: OpArgs) -> CliResult {
-    let p = provider(g)?;
-    let dir = p.stack.root.clone();
-    let shell = g.shell();
-    let rt = runtime();
     if op != OpKind::Failback && a.to.is_none() && !a.resume {
         return Err(CliError::invalid(format!(
             "{} needs --to <region>",
@@ -65,6 +61,10 @@ pub fn run(g: &Global, op: OpKind, a: OpArgs) -> CliResult {
     if a.switchover && op != OpKind::Failback {
         return Err(CliError::invalid("--switchover applies to failback only"));
     }
+    let p = provider(g)?;
+    let dir = p.stack.root.clone();
+    let shell = g.shell();
+    let rt = runtime();
     let opts = Options {
         force: a.force,
         accept_data_loss: a.accept_data_loss,

@@ -139,3 +139,44 @@ pub fn signal(pid: u32, sig: Signal) -> nix::Result<()> {
 pub fn port_free(port: u16) -> bool {
     std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
+
+/// `pid` and all its descendants (from /proc), parents first.
+pub fn tree(pid: u32) -> Vec<u32> {
+    let mut children: std::collections::HashMap<u32, Vec<u32>> = Default::default();
+    if let Ok(rd) = std::fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            let Some(p) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            if let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) {
+                // Fields after the parenthesised name: state, ppid, …
+                if let Some(ppid) = stat
+                    .rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                    .and_then(|x| x.parse::<u32>().ok())
+                {
+                    children.entry(ppid).or_default().push(p);
+                }
+            }
+        }
+    }
+    let mut out = vec![pid];
+    let mut i = 0;
+    while i < out.len() {
+        if let Some(c) = children.get(&out[i]) {
+            out.extend(c);
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Signals `pid` and every descendant: a whole PostgreSQL instance (postmaster and
+/// backends) hangs with SIGSTOP or dies with SIGKILL, not just its postmaster.
+pub fn signal_tree(pid: u32, sig: Signal) -> usize {
+    let pids = tree(pid);
+    for p in &pids {
+        let _ = kill(Pid::from_raw(*p as i32), sig);
+    }
+    pids.len()
+}

@@ -432,6 +432,35 @@ impl Stack {
     }
 }
 
+impl Stack {
+    /// Waits until the front door's health checks see every region healthy, so the first
+    /// requests after `dev up` go where the records say (checks of APIs that were still
+    /// starting may have failed).
+    pub async fn wait_frontdoor_settled(&self) -> Result<(), StackError> {
+        let admin = self.admin();
+        wait_until(
+            "front door health checks",
+            Duration::from_secs(30),
+            &self.log("net"),
+            || async {
+                let st = admin.state().await.map_err(|e| e.to_string())?;
+                if st.health.iter().all(|h| h.healthy) && st.routing_to == st.primary {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "health: {:?}",
+                        st.health
+                            .iter()
+                            .map(|h| (&h.region, h.healthy))
+                            .collect::<Vec<_>>()
+                    ))
+                }
+            },
+        )
+        .await
+    }
+}
+
 /// The API server program: pmctl itself (`pmctl internal api serve …` runs the same server
 /// code as `pm-api serve`, so the API always matches this pmctl's version), or the binary
 /// named by `PMCTL_PM_API` (e.g. a separately built `pm-api`).
@@ -532,11 +561,12 @@ async fn repair(stack: &Stack, shell: &Shell) -> Result<UpOutcome, StackError> {
             started.push(format!("api-{r}"));
         }
     }
-    Ok(if started.is_empty() {
-        UpOutcome::AlreadyUp
-    } else {
-        UpOutcome::Repaired { started }
-    })
+    if started.is_empty() {
+        return Ok(UpOutcome::AlreadyUp);
+    }
+    // Best effort: a region whose database is down stays unhealthy, and that is the truth.
+    let _ = stack.wait_frontdoor_settled().await;
+    Ok(UpOutcome::Repaired { started })
 }
 
 async fn create(root: &Path, spec: StackSpec, shell: &Shell) -> Result<(), StackError> {
@@ -680,6 +710,7 @@ async fn build(stack: &Stack, bin: &PgBin, shell: &Shell) -> Result<(), StackErr
     )
     .await?;
     drop(spinner);
+    stack.wait_frontdoor_settled().await?;
     shell.status("Ready", format!("front door on {}", stack.frontdoor_url()));
     Ok(())
 }
@@ -755,7 +786,12 @@ pub async fn down(root: &Path, keep_data: bool, shell: &Shell) -> Result<DownRep
                 if c.pid().is_some() {
                     shell.status("Stopping", format!("PostgreSQL {r}"));
                     // A SIGSTOPped (hung) postmaster must be continued to shut down.
-                    let _ = c.kill(nix::sys::signal::Signal::SIGCONT);
+                    if let Some(pid) = c.pid() {
+                        crate::devstack::process::signal_tree(
+                            pid,
+                            nix::sys::signal::Signal::SIGCONT,
+                        );
+                    }
                     if c.stop(StopMode::Fast, Duration::from_secs(15)).is_err() {
                         c.stop(StopMode::Immediate, Duration::from_secs(15))
                             .map_err(pg(&format!("PostgreSQL {r}")))?;

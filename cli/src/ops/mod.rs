@@ -1,6 +1,8 @@
 //! Operations: the work behind the commands. They return data (`Serialize`) and leave
 //! rendering to `commands/`.
 
+pub mod drill;
+pub mod load;
 pub mod plan;
 pub mod region;
 pub mod status;

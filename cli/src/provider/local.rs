@@ -13,7 +13,7 @@ pub struct LocalProvider {
     http: reqwest::Client,
 }
 
-const SQL_TIMEOUT: Duration = Duration::from_secs(3);
+const SQL_TIMEOUT: Duration = Duration::from_secs(1);
 
 impl LocalProvider {
     pub fn new(env: &str, stack: Stack) -> LocalProvider {
@@ -307,10 +307,9 @@ impl Provider for LocalProvider {
             }
             Ok(true) => {}
             Err(_) => {
-                if cluster.pid().is_some() {
-                    // Alive but not answering (hung): STONITH.
-                    let c = cluster.clone();
-                    Self::blocking(region, move || c.kill(pgcluster::Signal::SIGKILL)).await?;
+                if let Some(pid) = cluster.pid() {
+                    // Alive but not answering (hung): STONITH, the whole instance.
+                    crate::devstack::process::signal_tree(pid, nix::sys::signal::Signal::SIGKILL);
                     outcome = FenceOutcome::Fenced;
                 } else {
                     outcome = FenceOutcome::Unreachable { marked: true };
@@ -323,7 +322,9 @@ impl Provider for LocalProvider {
         let port = self.stack.spec().ports.link_to(target);
         let region_s = region.to_string();
         Self::blocking(region, move || {
-            let _ = c.kill(pgcluster::Signal::SIGCONT);
+            if let Some(pid) = c.pid() {
+                crate::devstack::process::signal_tree(pid, nix::sys::signal::Signal::SIGCONT);
+            }
             if c.stop(StopMode::Fast, Duration::from_secs(5)).is_err() {
                 c.stop(StopMode::Immediate, Duration::from_secs(15))?;
             }
@@ -484,7 +485,9 @@ impl Provider for LocalProvider {
         let outcome = Self::blocking(region, move || {
             let bin = PgBin::locate()?;
             let c = Cluster::open(&bin, &dir)?;
-            let _ = c.kill(pgcluster::Signal::SIGCONT);
+            if let Some(pid) = c.pid() {
+                crate::devstack::process::signal_tree(pid, nix::sys::signal::Signal::SIGCONT);
+            }
             if c.stop(StopMode::Fast, Duration::from_secs(10)).is_err() {
                 c.stop(StopMode::Immediate, Duration::from_secs(15))?;
             }

@@ -1,0 +1,293 @@
+//! `pmctl drill`: every shipped runbook on a real local stack, failing objectives, an honest
+//! RPO counter, and bad runbooks.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn runbook(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../runbooks")
+        .join(format!("{name}.yaml"))
+        .display()
+        .to_string()
+}
+
+struct Drill {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    dir: PathBuf,
+    report: Value,
+}
+
+fn drill(st: &mut TestStack, runbook: &str) -> Drill {
+    st.up = true; // the drill brings the stack up; make sure the guard tears it down
+    let dir = st.dir.path().join("report");
+    let junit = st.dir.path().join("junit.xml");
+    let r = st.run(&[
+        "drill",
+        runbook,
+        "--report-dir",
+        dir.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    let report = std::fs::read_to_string(dir.join("report.json"))
+        .map(|t| serde_json::from_str(&t).unwrap())
+        .unwrap_or(Value::Null);
+    Drill {
+        code: r.code,
+        stdout: r.stdout,
+        stderr: r.stderr,
+        dir,
+        report,
+    }
+}
+
+fn assert_report_files(d: &Drill) {
+    for f in [
+        "report.json",
+        "report.md",
+        "timeline.svg",
+        "junit.xml",
+        "events.jsonl",
+    ] {
+        assert!(d.dir.join(f).is_file(), "{f} missing");
+    }
+    // The SVG is well-formed SVG with the bars and markers a browser would draw.
+    let svg = std::fs::read_to_string(d.dir.join("timeline.svg")).unwrap();
+    let doc = roxmltree::Document::parse(&svg).expect("timeline.svg is not well-formed XML");
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "svg");
+    assert_eq!(
+        root.tag_name().namespace(),
+        Some("http://www.w3.org/2000/svg")
+    );
+    assert!(root.attribute("viewBox").is_some());
+    assert!(
+        root.descendants()
+            .filter(|n| n.has_tag_name("rect"))
+            .count()
+            > 10,
+        "no bars"
+    );
+    // JUnit: testsuites > testsuite(tests, failures) > testcase(name, classname)[failure].
+    let xml = std::fs::read_to_string(d.dir.join("junit.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&xml).expect("junit.xml is not well-formed");
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "testsuites");
+    let suite = root
+        .children()
+        .find(|n| n.has_tag_name("testsuite"))
+        .expect("testsuite");
+    let cases: Vec<_> = suite
+        .children()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(
+        suite.attribute("tests").unwrap().parse::<usize>().unwrap(),
+        cases.len()
+    );
+    let failed = cases
+        .iter()
+        .filter(|c| c.children().any(|n| n.has_tag_name("failure")))
+        .count();
+    assert_eq!(
+        suite
+            .attribute("failures")
+            .unwrap()
+            .parse::<usize>()
+            .unwrap(),
+        failed
+    );
+    for c in &cases {
+        assert!(c.attribute("name").is_some() && c.attribute("classname").is_some());
+    }
+}
+
+fn shipped(port_base: u16, name: &str) {
+    let mut st = TestStack::new(port_base, "");
+    let d = drill(&mut st, &runbook(name));
+    assert_eq!(
+        d.code, 0,
+        "drill {name} failed:\n{}\n{}",
+        d.stdout, d.stderr
+    );
+    assert_eq!(d.report["passed"], true);
+    assert_eq!(d.report["lost_acknowledged_payments"], 0);
+    assert_eq!(d.report["duplicate_credits"], 0);
+    assert!(
+        d.report["traffic"]["acknowledged_writes"].as_u64().unwrap() > 50,
+        "{}",
+        d.report["traffic"]
+    );
+    assert_report_files(&d);
+    // Cleanup restored the starting topology: east writer, west streaming sync replica.
+    let (code, s) = status(&st);
+    assert_eq!(code, 0, "stack not OK after the drill's cleanup: {s}");
+    assert_eq!(role(&s, "east"), "writer");
+}
+
+#[test]
+fn region_outage() {
+    shipped(25000, "region-outage");
+}
+
+#[test]
+fn db_crash() {
+    shipped(25100, "db-crash");
+}
+
+#[test]
+fn network_partition() {
+    shipped(25200, "network-partition");
+}
+
+#[test]
+fn hung_primary() {
+    shipped(25300, "hung-primary");
+}
+
+#[test]
+fn planned_switchover() {
+    shipped(25400, "planned-switchover");
+}
+
+fn write_runbook(st: &TestStack, name: &str, text: &str) -> String {
+    let p = st.dir.path().join(format!("{name}.yaml"));
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn no_reaction_means_no_recovery_and_an_impossible_rto_fails_by_name() {
+    let mut st = TestStack::new(25500, "");
+    let rb = write_runbook(&st, "nobody-home", "name: nobody-home\ntraffic: { rps: 15, duration: 10s }\nfaults:\n  - { kind: kill-db, at: 3s }\nreaction: { kind: none }\nobjectives: { rto: 30s, rpo: 0 }\n");
+    let d = drill(&mut st, &rb);
+    assert_eq!(d.code, 1, "{}\n{}", d.stdout, d.stderr);
+    assert!(d.stdout.contains("did not recover"), "{}", d.stdout);
+    assert_eq!(d.report["objectives"][0]["name"], "rto");
+    assert_eq!(d.report["objectives"][0]["passed"], false);
+    assert_report_files(&d);
+
+    let rb = write_runbook(&st, "too-fast", "name: too-fast\ntraffic: { rps: 15, duration: 12s }\nfaults:\n  - { kind: kill-db, at: 3s }\nreaction: { kind: auto, detect_failures: 2, check_interval: 300ms }\nobjectives: { rto: 1ms, rpo: 0 }\n");
+    let d = drill(&mut st, &rb);
+    assert_eq!(d.code, 1, "{}\n{}", d.stdout, d.stderr);
+    let objectives = d.report["objectives"].as_array().unwrap();
+    let rto = objectives.iter().find(|o| o["name"] == "rto").unwrap();
+    assert_eq!(rto["passed"], false, "{rto}");
+    assert!(
+        d.stdout.contains("| rto |") && d.stdout.contains("FAIL"),
+        "{}",
+        d.stdout
+    );
+    let rpo = objectives.iter().find(|o| o["name"] == "rpo").unwrap();
+    assert_eq!(
+        rpo["passed"], true,
+        "the failover itself lost nothing: {rpo}"
+    );
+    let junit = std::fs::read_to_string(st.dir.path().join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("name=\"rto\" time=\"0\"><failure"),
+        "{junit}"
+    );
+}
+
+#[test]
+fn the_rpo_counter_sees_a_loss_with_async_replication() {
+    let mut st = TestStack::new(25600, "rpo = \"async\"");
+    let rb = write_runbook(
+        &st,
+        "async-loss",
+        "name: async-loss\ndescription: replication cut, then the writer dies; async replication loses what west never got\n\
+         traffic: { rps: 20, duration: 14s, mix: { c2b: 70, manual: 30, read: 0 } }\n\
+         faults:\n  - { kind: partition, at: 2s }\n  - { kind: kill-db, at: 6s }\n\
+         reaction: { kind: auto, detect_failures: 2, check_interval: 300ms, accept_data_loss: true }\n\
+         objectives: { rto: 30s, rpo: 0 }\n",
+    );
+    let d = drill(&mut st, &rb);
+    assert_eq!(d.code, 1, "{}\n{}", d.stdout, d.stderr);
+    let lost = d.report["lost_acknowledged_payments"]
+        .as_u64()
+        .expect("RPO verified");
+    assert!(lost > 0, "the counter saw no loss: {}", d.report);
+    let window = &d.report["lost_window_ms"];
+    assert!(
+        window[0].as_f64().unwrap() >= 1500.0 && window[1].as_f64().unwrap() <= 7000.0,
+        "lost writes outside the cut window: {window}"
+    );
+    let rpo = d.report["objectives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "rpo")
+        .unwrap()
+        .clone();
+    assert_eq!(rpo["passed"], false);
+}
+
+#[test]
+fn bad_runbooks_are_refused_before_anything_starts() {
+    let st = TestStack::new(25700, "");
+    let base = "name: bad\ntraffic: { rps: 10, duration: 10s }\nfaults:\n  - { kind: kill-db, at: 2s }\nreaction: { kind: auto }\nobjectives: { rto: 5s, rpo: 0 }\n";
+    let cases = [
+        (
+            "unknown-fault",
+            base.replace("kill-db", "kill-moon"),
+            "faults[0].kind",
+        ),
+        (
+            "missing-objective",
+            base.replace("objectives: { rto: 5s, rpo: 0 }", "objectives: { rto: 5s }"),
+            "rpo",
+        ),
+        (
+            "wrong-type",
+            base.replace("rps: 10", "rps: many"),
+            "traffic.rps",
+        ),
+        ("unknown-field", format!("{base}colour: blue\n"), "colour"),
+    ];
+    for (name, text, field) in cases {
+        let p = write_runbook(&st, name, &text);
+        let r = st.run(&["drill", &p]);
+        assert_eq!(r.code, 2, "{name}: {r:?}");
+        assert!(
+            r.stderr.contains(field) && r.stderr.contains("line"),
+            "{name}: {r:?}"
+        );
+    }
+    assert!(!st.state.exists(), "a refused drill started something");
+}
+
+#[test]
+fn a_killed_drill_can_still_be_reported() {
+    let mut st = TestStack::new(25800, "");
+    st.up = true;
+    let rb = write_runbook(&st, "long", "name: long\ntraffic: { rps: 15, duration: 60s }\nfaults:\n  - { kind: kill-api, at: 2s }\nreaction: { kind: none }\nobjectives: { rto: 10s, rpo: 0 }\n");
+    let dir = st.dir.path().join("report");
+    let mut child = st.cmd(&["drill", &rb, "--report-dir", dir.to_str().unwrap()]).spawn().unwrap();
+    // Wait until traffic has flowed past the fault, then kill pmctl outright.
+    let events = dir.join("events.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let text = std::fs::read_to_string(&events).unwrap_or_default();
+        if text.contains("\"name\":\"fault\"") && text.lines().count() > 60 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the drill never got going");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let r = st.run(&["drill", "--report", dir.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stdout.contains("did not finish"), "{r:?}");
+    assert!(r.stdout.contains("fault kill-api"), "{r:?}");
+    for f in ["report.json", "report.md", "timeline.svg", "junit.xml"] {
+        assert!(dir.join(f).is_file(), "{f}");
+    }
+}
