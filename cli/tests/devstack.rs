@@ -43,12 +43,21 @@ async fn dev_up_replicates_is_idempotent_and_down_leaves_nothing() {
         }
     })
     .await;
-    assert!(seen.is_some(), "payment not on west after {:?}", start.elapsed());
+    assert!(
+        seen.is_some(),
+        "payment not on west after {:?}",
+        start.elapsed()
+    );
 
     // `pmctl load`: open-loop traffic against this stack.
-    let l = st.must(&["load", "--rps", "20", "--duration", "2s", "-o", "json"]).json();
+    let l = st
+        .must(&["load", "--rps", "20", "--duration", "2s", "-o", "json"])
+        .json();
     let n = l["requests"].as_u64().unwrap();
-    assert!((38..=42).contains(&n), "open loop sent {n} requests in 2 s at 20 rps");
+    assert!(
+        (38..=42).contains(&n),
+        "open loop sent {n} requests in 2 s at 20 rps"
+    );
     assert!(l["acknowledged_writes"].as_u64().unwrap() > 20, "{l}");
     assert_eq!(l["ok"], l["requests"], "{l}");
 

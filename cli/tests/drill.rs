@@ -269,7 +269,10 @@ fn a_killed_drill_can_still_be_reported() {
     st.up = true;
     let rb = write_runbook(&st, "long", "name: long\ntraffic: { rps: 15, duration: 60s }\nfaults:\n  - { kind: kill-api, at: 2s }\nreaction: { kind: none }\nobjectives: { rto: 10s, rpo: 0 }\n");
     let dir = st.dir.path().join("report");
-    let mut child = st.cmd(&["drill", &rb, "--report-dir", dir.to_str().unwrap()]).spawn().unwrap();
+    let mut child = st
+        .cmd(&["drill", &rb, "--report-dir", dir.to_str().unwrap()])
+        .spawn()
+        .unwrap();
     // Wait until traffic has flowed past the fault, then kill pmctl outright.
     let events = dir.join("events.jsonl");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -278,7 +281,10 @@ fn a_killed_drill_can_still_be_reported() {
         if text.contains("\"name\":\"fault\"") && text.lines().count() > 60 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the drill never got going");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the drill never got going"
+        );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     child.kill().unwrap();

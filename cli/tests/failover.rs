@@ -327,12 +327,17 @@ async fn dry_run_output_is_stable() {
 #[tokio::test(flavor = "multi_thread")]
 async fn switchover_to_a_lagging_replica_is_refused() {
     // Async replication and a hung link: east keeps committing, west falls behind.
-    let mut st = TestStack::new(24800, "rpo = \"async\"\n[environments.local.thresholds]\nmax_lag_bytes = 1024");
+    let mut st = TestStack::new(
+        24800,
+        "rpo = \"async\"\n[environments.local.thresholds]\nmax_lag_bytes = 1024",
+    );
     st.up();
     st.must(&["dev", "link", "repl-to-east", "blackhole"]);
     {
         use sqlx::Connection;
-        let mut c = sqlx::PgConnection::connect(&st.db_url("east")).await.unwrap();
+        let mut c = sqlx::PgConnection::connect(&st.db_url("east"))
+            .await
+            .unwrap();
         sqlx::query("CREATE TABLE filler AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 2000) g")
             .execute(&mut c)
             .await
