@@ -271,6 +271,8 @@ fn a_killed_drill_can_still_be_reported() {
     let dir = st.dir.path().join("report");
     let mut child = st
         .cmd(&["drill", &rb, "--report-dir", dir.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     // Wait until traffic has flowed past the fault, then kill pmctl outright.

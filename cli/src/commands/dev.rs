@@ -1,7 +1,7 @@
 //! `pmctl dev up | down | status | logs | token`.
 
 use super::{json, out, runtime, Global, Output};
-use crate::devstack::stack::{self, Ports, StackSpec};
+use crate::devstack::stack::{self, StackSpec};
 use crate::devstack::Stack;
 use crate::error::{CliError, CliResult, EXIT_DEGRADED, EXIT_OK};
 use clap::Subcommand;
@@ -56,21 +56,11 @@ pub fn run(g: &Global, cmd: DevCmd) -> CliResult {
     let rt = runtime();
     match cmd {
         DevCmd::Up { port_base, rpo } => {
-            let ports = match port_base.or(env.port_base) {
-                Some(b) => Ports::from_base(b).map_err(CliError::invalid)?,
-                None => Ports::default(),
-            };
-            let rpo = match rpo.as_deref() {
-                Some("async") => crate::config::Rpo::Async,
-                Some(_) => crate::config::Rpo::Zero,
-                None => env.rpo,
-            };
-            let spec = StackSpec {
-                ports,
-                rpo,
-                health: env.health.clone(),
-                thresholds: env.thresholds.clone(),
-            };
+            let rpo = rpo.as_deref().map(|r| match r {
+                "async" => crate::config::Rpo::Async,
+                _ => crate::config::Rpo::Zero,
+            });
+            let spec = StackSpec::from_env(&env, port_base, rpo).map_err(CliError::invalid)?;
             let outcome = rt.block_on(stack::up(&dir, spec, &shell))?;
             match &outcome {
                 stack::UpOutcome::AlreadyUp => {

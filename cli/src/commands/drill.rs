@@ -1,7 +1,7 @@
 //! `pmctl drill RUNBOOK` and `pmctl drill --report DIR`.
 
 use super::{json, out, runtime, Global, Output};
-use crate::devstack::stack::{Ports, StackSpec};
+use crate::devstack::stack::StackSpec;
 use crate::error::{CliError, CliResult, EXIT_FAILED, EXIT_OK, EXIT_REFUSED};
 use crate::ops::drill::report::{self, DrillReport};
 use crate::ops::drill::runbook::Runbook;
@@ -48,16 +48,7 @@ pub fn run(g: &Global, a: DrillArgs) -> CliResult {
         }
     }
     let (state_dir, env) = g2.local()?;
-    let ports = match env.port_base {
-        Some(b) => Ports::from_base(b).map_err(CliError::invalid)?,
-        None => Ports::default(),
-    };
-    let spec = StackSpec {
-        ports,
-        rpo: env.rpo,
-        health: env.health.clone(),
-        thresholds: env.thresholds.clone(),
-    };
+    let spec = StackSpec::from_env(&env, None, None).map_err(CliError::invalid)?;
     let report_dir = a.report_dir.clone().unwrap_or_else(|| {
         PathBuf::from("drill-reports").join(format!(
             "{}-{}",

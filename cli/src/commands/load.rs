@@ -27,6 +27,9 @@ pub struct LoadArgs {
     /// Per-request timeout.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     timeout: Duration,
+    /// Leases (tenants) the payments are spread over.
+    #[arg(long, default_value_t = load::DEFAULT_LEASES as u16, value_parser = clap::value_parser!(u16).range(1..=2000))]
+    leases: u16,
 }
 
 fn parse_mix(s: &str) -> Result<Mix, CliError> {
@@ -72,7 +75,12 @@ pub fn run(g: &Global, a: LoadArgs) -> CliResult {
     let rt = runtime();
     let run_id = format!("l{}", &uuid::Uuid::new_v4().simple().to_string()[..7]);
     let token = st.keys().token(&format!("load-{run_id}"), 7200)?;
-    let target = rt.block_on(load::seed(&st.frontdoor_url(), &token, 5, &run_id))?;
+    let target = rt.block_on(load::seed(
+        &st.frontdoor_url(),
+        &token,
+        a.leases as usize,
+        &run_id,
+    ))?;
     let spec = LoadSpec {
         rps: a.rps,
         ramp_to_rps: a.ramp_to,

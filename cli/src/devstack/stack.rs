@@ -181,6 +181,25 @@ pub struct StackSpec {
     pub thresholds: Thresholds,
 }
 
+impl StackSpec {
+    /// The spec a local environment describes; `port_base` / `rpo` override its settings.
+    pub fn from_env(
+        env: &crate::config::LocalEnv,
+        port_base: Option<u16>,
+        rpo: Option<Rpo>,
+    ) -> Result<StackSpec, String> {
+        Ok(StackSpec {
+            ports: match port_base.or(env.port_base) {
+                Some(b) => Ports::from_base(b)?,
+                None => Ports::default(),
+            },
+            rpo: rpo.unwrap_or(env.rpo),
+            health: env.health.clone(),
+            thresholds: env.thresholds.clone(),
+        })
+    }
+}
+
 /// `stack.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StackFile {

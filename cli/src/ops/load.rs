@@ -79,6 +79,11 @@ pub enum LoadError {
     Seed { url: String, what: String },
 }
 
+/// Leases a load run spreads its payments over. Payments on one lease allocate one after
+/// the other (row lock), so a handful of leases would measure lock contention, not the
+/// API: rent day is many tenants paying once each.
+pub const DEFAULT_LEASES: usize = 50;
+
 /// Creates a landlord with `n` leased units through the API (the front door).
 pub async fn seed(
     base_url: &str,

@@ -163,7 +163,7 @@ impl DrillRun<'_> {
             .keys()
             .token(&format!("drill-{run_id}"), 7200)
             .map_err(|e| DrillError::Other(e.to_string()))?;
-        let target = load::seed(&st.frontdoor_url(), &token, 5, &run_id).await?;
+        let target = load::seed(&st.frontdoor_url(), &token, load::DEFAULT_LEASES, &run_id).await?;
 
         std::fs::create_dir_all(&self.report_dir).map_err(|source| DrillError::Report {
             dir: self.report_dir.clone(),
