@@ -59,7 +59,7 @@ pub struct DbFacts {
 }
 
 pub async fn db_facts(url: &str) -> DbFacts {
-    match tokio::time::timeout(Duration::from_millis(1500), db_facts_inner(url)).await {
+    match tokio::time::timeout(Duration::from_secs(1), db_facts_inner(url)).await {
         Ok(Ok(f)) => f,
         Ok(Err(e)) => DbFacts {
             error: Some(e.to_string()),

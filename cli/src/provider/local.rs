@@ -79,8 +79,29 @@ impl LocalProvider {
             .map_err(|e| ProviderError::region(region, e))
     }
 
+    async fn api_ready(&self, region: &str) -> (bool, Option<String>) {
+        match self
+            .http
+            .get(format!("{}/ready", self.stack.api_url(region)))
+            .send()
+            .await
+        {
+            Ok(r) => {
+                let ok = r.status().is_success();
+                let v: serde_json::Value = r.json().await.unwrap_or_default();
+                (ok, v["version"].as_str().map(String::from))
+            }
+            Err(_) => (false, None),
+        }
+    }
+
     async fn region_state(&self, region: &str) -> RegionState {
-        let facts = crate::devstack::status::db_facts(&self.stack.db_url(region)).await;
+        // Database and API concurrently: a hung region costs one timeout, not two.
+        let db_url = self.stack.db_url(region);
+        let (facts, (api_healthy, api_version)) = tokio::join!(
+            crate::devstack::status::db_facts(&db_url),
+            self.api_ready(region)
+        );
         let topology = if facts.reachable {
             match self.connect(region).await {
                 Ok(mut c) => sqlx::query_as::<_, (String, i64)>(
@@ -108,19 +129,6 @@ impl LocalProvider {
             }
         } else {
             false
-        };
-        let (api_healthy, api_version) = match self
-            .http
-            .get(format!("{}/ready", self.stack.api_url(region)))
-            .send()
-            .await
-        {
-            Ok(r) => {
-                let ok = r.status().is_success();
-                let v: serde_json::Value = r.json().await.unwrap_or_default();
-                (ok, v["version"].as_str().map(String::from))
-            }
-            Err(_) => (false, None),
         };
         RegionState {
             name: region.to_string(),
