@@ -23,6 +23,13 @@ impl Kind {
     pub fn is_write(self) -> bool {
         self != Kind::Read
     }
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::C2b => "c2b",
+            Kind::Manual => "manual",
+            Kind::Read => "read",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash, PartialOrd, Ord)]
@@ -34,6 +41,19 @@ pub enum Outcome {
     Timeout,
     Connect,
     Other,
+}
+
+impl Outcome {
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Http4xx => "http4xx",
+            Outcome::Http5xx => "http5xx",
+            Outcome::Timeout => "timeout",
+            Outcome::Connect => "connect",
+            Outcome::Other => "other",
+        }
+    }
 }
 
 /// One request, as the load generator saw it. Times are ms since the load started.
@@ -329,27 +349,11 @@ pub fn summarize(records: &[RequestRecord], duration: Duration) -> LoadSummary {
     let mut acked = 0;
     for r in records {
         let _ = h.record(((r.latency_ms * 1000.0) as u64).max(1));
-        *by_kind
-            .entry(
-                serde_json::to_value(r.kind)
-                    .unwrap()
-                    .as_str()
-                    .unwrap()
-                    .to_string(),
-            )
-            .or_insert(0) += 1;
+        *by_kind.entry(r.kind.name().to_string()).or_insert(0) += 1;
         if r.outcome == Outcome::Ok {
             ok += 1;
         } else {
-            *errors
-                .entry(
-                    serde_json::to_value(r.outcome)
-                        .unwrap()
-                        .as_str()
-                        .unwrap()
-                        .to_string(),
-                )
-                .or_insert(0) += 1;
+            *errors.entry(r.outcome.name().to_string()).or_insert(0) += 1;
         }
         if r.ack.is_some() {
             acked += 1;

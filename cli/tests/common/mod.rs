@@ -167,15 +167,7 @@ impl TestStack {
     }
 }
 
-pub fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|s| s != "Z" && s != "X"),
-        Err(_) => false,
-    }
-}
+pub use pmctl::devstack::process::alive;
 
 impl Drop for TestStack {
     #[allow(clippy::print_stderr)]

@@ -129,13 +129,7 @@ pub fn build(
             .filter(|r| r.scheduled_ms >= f && r.scheduled_ms <= end && r.outcome != Outcome::Ok)
         {
             *errors_during
-                .entry(
-                    serde_json::to_value(r.outcome)
-                        .unwrap()
-                        .as_str()
-                        .unwrap()
-                        .to_string(),
-                )
+                .entry(r.outcome.name().to_string())
                 .or_insert(0) += 1;
         }
     }
