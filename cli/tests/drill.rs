@@ -299,3 +299,79 @@ fn a_killed_drill_can_still_be_reported() {
         assert!(dir.join(f).is_file(), "{f}");
     }
 }
+
+#[test]
+fn an_abort_condition_stops_the_drill_early_and_cleanup_still_runs() {
+    let mut st = TestStack::new(25900, "");
+    let rb = write_runbook(
+        &st,
+        "abort",
+        "name: abort\ntraffic: { rps: 15, duration: 60s }\nfaults:\n  - { kind: kill-db, at: 2s }\n\
+         reaction: { kind: none }\nobjectives: { rto: 10s, rpo: 0 }\nabort: { max_error_ratio: 0.5, for: 2s }\n",
+    );
+    let start = std::time::Instant::now();
+    let d = drill(&mut st, &rb);
+    assert_eq!(d.code, 1, "{}\n{}", d.stdout, d.stderr);
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(50),
+        "the drill did not stop early"
+    );
+    assert!(
+        d.report["aborted"]
+            .as_str()
+            .unwrap()
+            .contains("error ratio"),
+        "{}",
+        d.report
+    );
+    assert!(d.stdout.contains("aborted"), "{}", d.stdout);
+    // Cleanup ran: the killed database is back and the stack is healthy.
+    let (code, s) = status(&st);
+    assert_eq!(code, 0, "{s}");
+}
+
+#[test]
+fn sigterm_stops_the_drill_and_cleanup_still_runs() {
+    let mut st = TestStack::new(26100, "");
+    st.up = true;
+    let rb = write_runbook(&st, "term", "name: term\ntraffic: { rps: 15, duration: 60s }\nfaults:\n  - { kind: partition, at: 2s }\nreaction: { kind: none }\nobjectives: { rto: 10s, rpo: 0 }\n");
+    let dir = st.dir.path().join("report");
+    let mut child = st
+        .cmd(&["drill", &rb, "--report-dir", dir.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let events = dir.join("events.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !std::fs::read_to_string(&events)
+        .unwrap_or_default()
+        .contains("\"name\":\"fault\"")
+    {
+        assert!(std::time::Instant::now() < deadline, "the fault never came");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status_code = child.wait().unwrap();
+    assert_eq!(status_code.code(), Some(1));
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    assert!(
+        report["aborted"].as_str().unwrap().contains("SIGTERM"),
+        "{report}"
+    );
+    // The partition was healed by cleanup.
+    let net: Value =
+        serde_json::from_str(&std::fs::read_to_string(st.state.join("net-state.json")).unwrap())
+            .unwrap();
+    assert!(
+        !net.to_string().contains("\"down\""),
+        "links still down: {net}"
+    );
+    let (code, s) = status(&st);
+    assert_eq!(code, 0, "{s}");
+}
