@@ -26,6 +26,18 @@ pub enum LockError {
     },
 }
 
+impl Holder {
+    /// The warning to show when a dead pmctl left this note behind.
+    pub fn stale_warning(&self) -> String {
+        format!(
+            "a previous pmctl (pid {}, `{}` since {}) died while holding the lock; check `pmctl history` and `pmctl status`",
+            self.pid,
+            self.operation,
+            self.since.format("%Y-%m-%d %H:%M:%S UTC")
+        )
+    }
+}
+
 pub struct StateLock {
     file: File,
     path: PathBuf,
@@ -107,5 +119,24 @@ mod tests {
         drop(a);
         let b = StateLock::acquire(dir.path(), "switchover").unwrap();
         assert!(b.stale.is_none(), "a clean release leaves no stale note");
+    }
+
+    #[test]
+    fn a_note_left_by_a_dead_holder_is_reported_as_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        // What a SIGKILLed pmctl leaves: its note, and (the kernel having released it) no lock.
+        let note = Holder {
+            pid: 999_999,
+            operation: "failover".into(),
+            since: chrono::Utc::now(),
+        };
+        std::fs::write(
+            dir.path().join("pmctl.lock"),
+            serde_json::to_string(&note).unwrap(),
+        )
+        .unwrap();
+        let l = StateLock::acquire(dir.path(), "status").unwrap();
+        let stale = l.stale.as_ref().expect("stale note reported");
+        assert_eq!((stale.pid, stale.operation.as_str()), (999_999, "failover"));
     }
 }

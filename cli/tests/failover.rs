@@ -198,6 +198,10 @@ async fn a_crash_after_any_failover_step_resumes_to_the_same_end_state() {
         let r = st.run(&["switchover", "--to", "east", "--yes"]);
         assert_eq!(r.code, 3, "step {step}: {r:?}");
         assert!(r.stderr.contains("--resume"), "{r:?}");
+        assert!(
+            r.stderr.contains("died while holding the lock"),
+            "stale lock not reported: {r:?}"
+        );
 
         let r = st.run(&["failover", "--resume", "--yes"]);
         assert_eq!(r.code, 0, "step {step}: resume failed: {r:?}");

@@ -74,6 +74,9 @@ pub fn run(g: &Global, op: OpKind, a: OpArgs) -> CliResult {
     if !a.dry_run {
         // Held for the whole operation: a second pmctl is refused.
         let _lock = StateLock::acquire(&dir, op.name()).map_err(CliError::refused)?;
+        if let Some(h) = &_lock.stale {
+            shell.warn(h.stale_warning());
+        }
         if a.resume {
             let rec =
                 journal::open_operation(&dir)?.ok_or_else(|| err(RegionError::NothingToResume))?;

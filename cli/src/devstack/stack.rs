@@ -549,6 +549,9 @@ pub enum UpOutcome {
 pub async fn up(root: &Path, spec: StackSpec, shell: &Shell) -> Result<UpOutcome, StackError> {
     std::fs::create_dir_all(root).map_err(io(format!("creating {}", root.display())))?;
     let _lock = StateLock::acquire(root, "dev up")?;
+    if let Some(h) = &_lock.stale {
+        shell.warn(h.stale_warning());
+    }
     if root.join("stack.json").exists() {
         let stack = Stack::open(root)?;
         return repair(&stack, shell).await;
