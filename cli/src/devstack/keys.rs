@@ -60,7 +60,7 @@ impl DevKeys {
         if let Some(dir) = self.key_file.parent() {
             std::fs::create_dir_all(dir).map_err(io(dir))?;
         }
-        write_private(&self.key_file, pem.as_bytes()).map_err(io(&self.key_file))?;
+        super::stack::write_private(&self.key_file, pem.as_bytes()).map_err(io(&self.key_file))?;
         std::fs::write(&self.jwks_file, jwks.to_string()).map_err(io(&self.jwks_file))?;
         Ok(())
     }
@@ -83,16 +83,4 @@ impl DevKeys {
         });
         jsonwebtoken::encode(&header, &claims, &key).map_err(|_| corrupt())
     }
-}
-
-fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(data)
 }
