@@ -55,6 +55,10 @@ pub struct DbFacts {
     pub lsn: Option<String>,
     pub replicas: Vec<ReplicaView>,
     pub sync_standby_names: Option<String>,
+    /// Replica: its WAL receiver is streaming right now.
+    pub receiving: bool,
+    /// The replicated topology row (writer region, fencing epoch), when present.
+    pub topology: Option<(String, i64)>,
     pub error: Option<String>,
 }
 
@@ -97,8 +101,23 @@ async fn db_facts_inner(url: &str) -> Result<DbFacts, sqlx::Error> {
     )
     .fetch_all(&mut c)
     .await?;
+    let receiving = in_recovery
+        && sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'",
+        )
+        .fetch_one(&mut c)
+        .await?
+            > 0;
+    // The table is absent before migrations (a database being built).
+    let topology: Option<(String, i64)> =
+        sqlx::query_as("SELECT writer_region, epoch FROM region_topology WHERE singleton")
+            .fetch_optional(&mut c)
+            .await
+            .unwrap_or(None);
     c.close().await.ok();
     Ok(DbFacts {
+        receiving,
+        topology,
         reachable: true,
         in_recovery,
         read_only: ro == "on",

@@ -102,34 +102,8 @@ impl LocalProvider {
             crate::devstack::status::db_facts(&db_url),
             self.api_ready(region)
         );
-        let topology = if facts.reachable {
-            match self.connect(region).await {
-                Ok(mut c) => sqlx::query_as::<_, (String, i64)>(
-                    "SELECT writer_region, epoch FROM region_topology WHERE singleton",
-                )
-                .fetch_optional(&mut c)
-                .await
-                .ok()
-                .flatten(),
-                Err(_) => None,
-            }
-        } else {
-            None
-        };
-        let streaming = if facts.reachable && facts.in_recovery {
-            match self.connect(region).await {
-                Ok(mut c) => sqlx::query_scalar::<_, i64>(
-                    "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'",
-                )
-                .fetch_one(&mut c)
-                .await
-                .map(|n| n > 0)
-                .unwrap_or(false),
-                Err(_) => false,
-            }
-        } else {
-            false
-        };
+        let topology = facts.topology.clone();
+        let streaming = facts.receiving;
         RegionState {
             name: region.to_string(),
             api_healthy,
