@@ -15,6 +15,8 @@
 //! [environments.local.thresholds]
 //! max_lag_bytes = 16777216
 //! failover_max_lag_bytes = 0
+//! max_lag_ms = 1000            # lag measured in time (AWS)
+//! failover_max_lag_ms = 0
 //! max_5xx_ratio = 0.05
 //! max_p99_ms = 2000
 //! ```
@@ -86,6 +88,12 @@ pub struct Thresholds {
     /// With `rpo = "async"`, failover refuses when the last known lag exceeds this, unless
     /// `--accept-data-loss`.
     pub failover_max_lag_bytes: i64,
+    /// Replication lag measured in time (AWS: AuroraGlobalDBReplicationLag) above this is
+    /// an alarm and blocks a switchover.
+    pub max_lag_ms: u64,
+    /// With `rpo = "async"`, failover refuses when the last known lag in time exceeds
+    /// this (AWS: AuroraGlobalDBRPOLag), unless `--accept-data-loss`.
+    pub failover_max_lag_ms: u64,
     /// Share of 5xx responses at the front door (last window) that raises an alarm.
     pub max_5xx_ratio: f64,
     /// p99 latency (ms, last window) that raises an alarm.
@@ -97,8 +105,34 @@ impl Default for Thresholds {
         Thresholds {
             max_lag_bytes: 16 * 1024 * 1024,
             failover_max_lag_bytes: 0,
+            max_lag_ms: 1000,
+            failover_max_lag_ms: 0,
             max_5xx_ratio: 0.05,
             max_p99_ms: 2000.0,
+        }
+    }
+}
+
+impl Thresholds {
+    /// Negative or out-of-range limits are configuration errors, not silent defaults.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut bad = Vec::new();
+        if self.max_lag_bytes < 0 {
+            bad.push("thresholds.max_lag_bytes must be at least 0");
+        }
+        if self.failover_max_lag_bytes < 0 {
+            bad.push("thresholds.failover_max_lag_bytes must be at least 0");
+        }
+        if !(0.0..=1.0).contains(&self.max_5xx_ratio) {
+            bad.push("thresholds.max_5xx_ratio must be between 0 and 1");
+        }
+        if self.max_p99_ms.is_nan() || self.max_p99_ms <= 0.0 {
+            bad.push("thresholds.max_p99_ms must be more than 0");
+        }
+        if bad.is_empty() {
+            Ok(())
+        } else {
+            Err(bad.join("; "))
         }
     }
 }
@@ -196,6 +230,12 @@ pub fn resolve(
                     message: "health.interval_ms and the thresholds must be greater than 0".into(),
                 });
             }
+            l.thresholds
+                .validate()
+                .map_err(|message| ConfigError::Invalid {
+                    name: env_name.into(),
+                    message,
+                })?;
             let dir = state_dir
                 .map(Path::to_path_buf)
                 .or_else(|| l.state_dir.clone())

@@ -19,11 +19,20 @@ pub struct Holder {
 pub enum LockError {
     #[error("another pmctl (pid {}) is running `{}` on this stack since {}; wait for it to finish", .0.pid, .0.operation, .0.since.format("%H:%M:%S"))]
     Held(Holder),
+    #[error("another pmctl holds the operations lock {0} (it has not said who yet); wait for it to finish")]
+    HeldUnnamed(PathBuf),
     #[error("lock file {path}: {source}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+fn read_note(file: &mut File) -> Option<Holder> {
+    let mut note = String::new();
+    file.rewind().ok()?;
+    file.read_to_string(&mut note).ok()?;
+    serde_json::from_str(note.trim()).ok()
 }
 
 impl Holder {
@@ -60,17 +69,24 @@ impl StateLock {
             .truncate(false)
             .open(&path)
             .map_err(e)?;
-        let mut note = String::new();
-        let _ = file.read_to_string(&mut note);
-        let previous: Option<Holder> = serde_json::from_str(note.trim()).ok();
+        let previous = read_note(&mut file);
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(LockError::Held(previous.unwrap_or(Holder {
-                    pid: 0,
-                    operation: "unknown".into(),
-                    since: chrono::Utc::now(),
-                })))
+                // The holder may be between taking the lock and writing its note: give it
+                // a moment rather than naming nobody.
+                let mut holder = previous;
+                for _ in 0..50 {
+                    if holder.is_some() {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                    holder = read_note(&mut file);
+                }
+                return Err(match holder {
+                    Some(h) => LockError::Held(h),
+                    None => LockError::HeldUnnamed(path.clone()),
+                });
             }
             Err(std::fs::TryLockError::Error(err)) => return Err(e(err)),
         }
@@ -80,10 +96,11 @@ impl StateLock {
             operation: operation.to_string(),
             since: chrono::Utc::now(),
         };
-        file.set_len(0).map_err(e)?;
+        // Overwrite in place, then cut: a concurrent reader never sees an empty note.
+        let note = serde_json::to_string(&me).expect("json");
         file.rewind().map_err(e)?;
-        file.write_all(serde_json::to_string(&me).expect("json").as_bytes())
-            .map_err(e)?;
+        file.write_all(note.as_bytes()).map_err(e)?;
+        file.set_len(note.len() as u64).map_err(e)?;
         file.sync_all().map_err(e)?;
         Ok(StateLock { file, path, stale })
     }

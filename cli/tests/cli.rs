@@ -45,7 +45,18 @@ fn bad_invocations_exit_2_and_create_nothing() {
             vec!["load", "--mix", "c2b=1,bogus=2"],
             "unknown kind `bogus`",
         ),
-        (vec!["load", "--rps", "0"], "--rps"),
+        (vec!["load", "--rps", "0"], "more than 0"),
+        (vec!["load", "--duration", "0s"], "--duration"),
+        (
+            vec!["switchover", "--to", "west", "--plan-hash", ""],
+            "not a plan hash",
+        ),
+        (
+            vec!["switchover", "--to", "west", "--plan-hash", "xyz"],
+            "not a plan hash",
+        ),
+        (vec!["status"], "pmctl dev up"),
+        (vec!["switchover", "--to", "west", "--yes"], "pmctl dev up"),
         (
             vec!["drill", "no-such-runbook.yaml"],
             "no-such-runbook.yaml",
@@ -61,4 +72,52 @@ fn bad_invocations_exit_2_and_create_nothing() {
         assert!(r.stderr.contains(expect), "{args:?}: {r:?}");
     }
     assert!(!st.state.exists());
+}
+
+#[test]
+fn bad_settings_and_runbooks_are_refused_by_name() {
+    let st = TestStack::new(
+        26020,
+        "[environments.local.thresholds]\nmax_lag_bytes = -1\nmax_5xx_ratio = 2.0",
+    );
+    let r = st.run(&["status"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains("max_lag_bytes") && r.stderr.contains("max_5xx_ratio"),
+        "{r:?}"
+    );
+    let st = TestStack::new(26030, "");
+    let rb = st.dir.path().join("zero.yaml");
+    std::fs::write(
+        &rb,
+        "name: z\ntraffic: { rps: 10, duration: 5s }\nreaction: { kind: auto, check_interval: 0ms }\nobjectives: { rto: 5s, rpo: 0 }\n",
+    )
+    .unwrap();
+    let r = st.run(&["drill", rb.to_str().unwrap(), "--check"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("reaction.check_interval"), "{r:?}");
+    assert!(!st.state.exists());
+}
+
+#[test]
+fn a_damaged_journal_stops_history_and_operations_naming_the_line() {
+    let st = TestStack::new(26040, "");
+    std::fs::create_dir_all(&st.state).unwrap();
+    let j = st.state.join("journal.jsonl");
+    let good = r#"{"event":"op_finished","op_id":"x","at":"2026-01-01T00:00:00Z","ok":true,"summary":"s"}"#;
+    std::fs::write(&j, format!("{good}\n{{garbage\n{good}\n")).unwrap();
+    for args in [vec!["history"], vec!["failback", "--dry-run"]] {
+        let r = st.run(&args);
+        assert_ne!(r.code, 0, "{args:?}: {r:?}");
+        assert!(
+            r.stderr.contains("journal.jsonl, line 1")
+                || r.stderr.contains("journal.jsonl, line 2"),
+            "{args:?}: {r:?}"
+        );
+    }
+    // Nothing was written by the refused commands.
+    assert_eq!(
+        std::fs::read_to_string(&j).unwrap(),
+        format!("{good}\n{{garbage\n{good}\n")
+    );
 }

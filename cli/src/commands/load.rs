@@ -1,13 +1,10 @@
 //! `pmctl load`: open-loop traffic against the front door of a local stack.
 
 use super::{json, out, runtime, Global, Output};
-use crate::devstack::Stack;
 use crate::error::{CliError, CliResult, EXIT_OK};
 use crate::ops::drill::runbook::Mix;
 use crate::ops::load::{self, LoadSpec};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(clap::Args, Debug)]
@@ -66,21 +63,24 @@ fn parse_mix(s: &str) -> Result<Mix, CliError> {
 pub fn run(g: &Global, a: LoadArgs) -> CliResult {
     if !(a.rps > 0.0 && a.rps <= 5000.0) || a.ramp_to.is_some_and(|r| !(r > 0.0 && r <= 5000.0)) {
         return Err(CliError::invalid(
-            "--rps and --ramp-to must be between 0 and 5000",
+            "--rps and --ramp-to must be more than 0 and at most 5000",
+        ));
+    }
+    if a.duration.is_zero() || a.timeout.is_zero() {
+        return Err(CliError::invalid(
+            "--duration and --timeout must be more than 0",
         ));
     }
     let mix = parse_mix(&a.mix)?;
-    let (dir, _) = g.local()?;
-    let st = Stack::open(&dir)?;
+    let p = g.provider()?;
+    let traffic = p.traffic();
+    let entry = traffic.entry_url().map_err(super::provider_error)?;
     let rt = runtime();
     let run_id = format!("l{}", &uuid::Uuid::new_v4().simple().to_string()[..7]);
-    let token = st.keys().token(&format!("load-{run_id}"), 7200)?;
-    let target = rt.block_on(load::seed(
-        &st.frontdoor_url(),
-        &token,
-        a.leases as usize,
-        &run_id,
-    ))?;
+    let token = traffic
+        .token(&format!("load-{run_id}"), Duration::from_secs(7200))
+        .map_err(super::provider_error)?;
+    let target = rt.block_on(load::seed(&entry, &token, a.leases as usize, &run_id))?;
     let spec = LoadSpec {
         rps: a.rps,
         ramp_to_rps: a.ramp_to,
@@ -96,7 +96,7 @@ pub fn run(g: &Global, a: LoadArgs) -> CliResult {
             a.rps,
             a.ramp_to.map(|r| format!(" → {r}")).unwrap_or_default(),
             humantime::format_duration(a.duration),
-            st.frontdoor_url()
+            entry
         ),
     );
     let records = rt.block_on(async {
@@ -107,7 +107,7 @@ pub fn run(g: &Global, a: LoadArgs) -> CliResult {
             spec,
             t0,
             tx,
-            Arc::new(AtomicBool::new(false)),
+            tokio_util::sync::CancellationToken::new(),
         ));
         let mut v = Vec::new();
         while let Some(r) = rx.recv().await {

@@ -49,9 +49,26 @@ impl Global {
         }
     }
 
+    /// The environment's provider (the one place it is chosen: `provider::open`).
+    pub fn provider(&self) -> Result<Box<dyn crate::provider::Provider>, CliError> {
+        crate::provider::open(&self.environment()?).map_err(provider_error)
+    }
+
     pub fn shell(&self) -> crate::shell::Shell {
         crate::shell::Shell::new(self.quiet)
     }
+}
+
+/// Exit code of a provider error: a missing environment is invalid input (2).
+pub fn provider_error(e: crate::provider::ProviderError) -> CliError {
+    use crate::provider::ProviderError;
+    let code = match &e {
+        ProviderError::NotSetUp { .. }
+        | ProviderError::UnknownRegion(_)
+        | ProviderError::Unsupported { .. } => crate::error::EXIT_INVALID,
+        _ => crate::error::EXIT_FAILED,
+    };
+    CliError::new(code, e)
 }
 
 pub fn runtime() -> tokio::runtime::Runtime {

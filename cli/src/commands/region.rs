@@ -1,16 +1,22 @@
 //! `pmctl switchover | failover | failback | history`: thin over `ops::region`.
 
 use super::{json, out, runtime, Global, Output};
-use crate::devstack::Stack;
-use crate::error::{CliError, CliResult, EXIT_OK, EXIT_REFUSED};
+use crate::error::{CliError, CliResult, EXIT_OK};
 use crate::journal;
-use crate::lock::StateLock;
-use crate::ops::plan::OpKind;
-use crate::ops::region::{self, Options, RegionError};
-use crate::provider::local::LocalProvider;
-use crate::provider::Provider;
+use crate::ops::plan::{OpKind, HASH_LEN};
+use crate::ops::region::{self, Options, Outcome, RegionError, Request};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use std::io::{BufRead, IsTerminal, Write};
+
+fn plan_hash(s: &str) -> Result<String, String> {
+    if s.len() == HASH_LEN && s.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(s.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "`{s}` is not a plan hash: expected the {HASH_LEN} hex digits `--dry-run` printed"
+        ))
+    }
+}
 
 #[derive(clap::Args, Debug)]
 pub struct OpArgs {
@@ -22,7 +28,7 @@ pub struct OpArgs {
     #[arg(long)]
     dry_run: bool,
     /// Refuse to run unless the plan still hashes to this (from a reviewed --dry-run).
-    #[arg(long, value_name = "HASH")]
+    #[arg(long, value_name = "HASH", value_parser = plan_hash)]
     plan_hash: Option<String>,
     /// Skip the confirmation prompt.
     #[arg(long, short = 'y')]
@@ -31,7 +37,7 @@ pub struct OpArgs {
     #[arg(long)]
     force: bool,
     /// Continue the interrupted operation from its last completed step.
-    #[arg(long, conflicts_with_all = ["to", "dry_run", "plan_hash", "force"])]
+    #[arg(long, conflicts_with_all = ["to", "dry_run", "plan_hash", "force", "switchover"])]
     resume: bool,
     /// failover with rpo = "async": accept losing the replica's lag.
     #[arg(long)]
@@ -39,12 +45,6 @@ pub struct OpArgs {
     /// failback: switch the writer back afterwards.
     #[arg(long)]
     switchover: bool,
-}
-
-pub fn provider(g: &Global) -> Result<LocalProvider, CliError> {
-    let (dir, _) = g.local()?;
-    let stack = Stack::open(&dir)?;
-    Ok(LocalProvider::new(&g.env, stack))
 }
 
 fn err(e: RegionError) -> CliError {
@@ -61,129 +61,100 @@ pub fn run(g: &Global, op: OpKind, a: OpArgs) -> CliResult {
     if a.switchover && op != OpKind::Failback {
         return Err(CliError::invalid("--switchover applies to failback only"));
     }
-    let p = provider(g)?;
-    let dir = p.stack.root.clone();
+    let p = g.provider()?;
     let shell = g.shell();
-    let rt = runtime();
     let opts = Options {
         force: a.force,
         accept_data_loss: a.accept_data_loss,
         switchover_back: a.switchover,
-    };
-
-    if !a.dry_run {
-        // Held for the whole operation: a second pmctl is refused.
-        let _lock = StateLock::acquire(&dir, op.name()).map_err(CliError::refused)?;
-        if let Some(h) = &_lock.stale {
-            shell.warn(h.stale_warning());
-        }
-        if a.resume {
-            let rec =
-                journal::open_operation(&dir)?.ok_or_else(|| err(RegionError::NothingToResume))?;
-            if rec.plan.operation != op {
-                return Err(err(RegionError::WrongResume {
-                    found: rec.plan.operation.name(),
-                    asked: op.name(),
-                }));
-            }
-            shell.status("Plan", format!("{} (from the journal)", rec.plan.hash()));
-            eprint_plan(&rec.plan.render());
-            confirm(a.yes)?;
-            let report = rt
-                .block_on(region::resume(&p, &dir, rec, &shell))
-                .map_err(err)?;
-            return finish(g, &report);
-        }
-        region::ensure_no_open_operation(&dir).map_err(err)?;
-        let t = rt.block_on(p.snapshot())?;
-        let plan = region::plan(&p, &t, op, a.to.as_deref(), &opts).map_err(err)?;
-        if let Some(h) = &a.plan_hash {
-            if *h != plan.hash() {
-                return Err(err(RegionError::Drift {
-                    expected: h.clone(),
-                    actual: plan.hash(),
-                }));
-            }
-        }
-        let (reasons, choices) = region::preflight(&t, &plan, &p.stack.spec().thresholds, &opts);
-        if !reasons.is_empty() {
-            if !a.force {
-                return Err(err(RegionError::Preflight {
-                    op: op.name(),
-                    reasons,
-                }));
-            }
-            for r in &reasons {
-                shell.warn(format!("--force: ignoring: {r}"));
-            }
-        }
-        eprint_plan(&plan.render());
-        confirm(a.yes)?;
-        let report = rt
-            .block_on(region::execute(&p, &dir, plan, choices, &shell))
-            .map_err(err)?;
-        return finish(g, &report);
+        crash_after: None,
     }
-
-    // --dry-run: the same plan value execution would run; nothing changes.
-    let t = rt.block_on(p.snapshot())?;
-    let plan = region::plan(&p, &t, op, a.to.as_deref(), &opts).map_err(err)?;
-    let (reasons, _) = region::preflight(&t, &plan, &p.stack.spec().thresholds, &opts);
-    if g.output == Output::Json {
-        out(json(
-            &serde_json::json!({ "plan": plan, "plan_hash": plan.hash(), "preflight": reasons }),
-        ));
+    .with_crash_hook_from_env();
+    let req = if a.resume {
+        Request::Resume { op }
     } else {
-        let mut s = plan.render();
-        if reasons.is_empty() {
-            s.push_str("Preflight: ok\n");
-        } else {
-            s.push_str("Preflight would refuse:\n");
-            for r in &reasons {
-                s.push_str(&format!("  - {r}\n"));
-            }
+        Request::New {
+            op,
+            to: a.to.clone(),
+            dry_run: a.dry_run,
+            plan_hash: a.plan_hash.clone(),
         }
-        s.push_str(&format!(
-            "Run it: pmctl {} {}--plan-hash {}",
-            op.name(),
-            a.to.as_ref()
-                .map(|t| format!("--to {t} "))
-                .unwrap_or_default(),
-            plan.hash()
-        ));
-        out(s);
+    };
+    let yes = a.yes;
+    let resume = a.resume;
+    let mut confirm = move |plan: &crate::ops::plan::Plan| {
+        let _ = std::io::stderr().write_all(plan.render().as_bytes());
+        if resume {
+            let _ = writeln!(std::io::stderr(), "(resuming from the journal)");
+        }
+        ask(yes)
+    };
+    let outcome = runtime()
+        .block_on(region::run(p.as_ref(), req, &opts, &shell, &mut confirm))
+        .map_err(err)?;
+    match outcome {
+        Outcome::Executed(report) => finish(g, &report),
+        Outcome::Planned(planned) => {
+            if g.output == Output::Json {
+                out(json(&planned));
+            } else {
+                let mut s = planned.plan.render();
+                if planned.preflight.refusals.is_empty() {
+                    s.push_str("Preflight: ok\n");
+                } else {
+                    s.push_str("Preflight would refuse:\n");
+                    for r in &planned.preflight.refusals {
+                        s.push_str(&format!("  - {r}\n"));
+                    }
+                }
+                for w in &planned.preflight.warnings {
+                    s.push_str(&format!("Warning: {w}\n"));
+                }
+                s.push_str(&format!("Run it: {}", rerun(g, op, &a, &planned.plan_hash)));
+                out(s);
+            }
+            Ok(EXIT_OK)
+        }
     }
-    Ok(EXIT_OK)
 }
 
-fn eprint_plan(text: &str) {
-    let _ = std::io::stderr().write_all(text.as_bytes());
+/// The command that runs exactly the reviewed plan (every flag that shapes it).
+fn rerun(g: &Global, op: OpKind, a: &OpArgs, hash: &str) -> String {
+    let mut s = String::from("pmctl");
+    if g.env != crate::config::DEFAULT_ENV {
+        s.push_str(&format!(" --env {}", g.env));
+    }
+    s.push(' ');
+    s.push_str(op.name());
+    if let Some(t) = &a.to {
+        s.push_str(&format!(" --to {t}"));
+    }
+    if a.switchover {
+        s.push_str(" --switchover");
+    }
+    if a.accept_data_loss {
+        s.push_str(" --accept-data-loss");
+    }
+    s.push_str(&format!(" --plan-hash {hash}"));
+    s
 }
 
-fn confirm(yes: bool) -> Result<(), CliError> {
+fn ask(yes: bool) -> bool {
     if yes {
-        return Ok(());
+        return true;
     }
     if !std::io::stdin().is_terminal() {
-        return Err(CliError::new(
-            EXIT_REFUSED,
-            anyhow::anyhow!(
-                "not a terminal and no --yes: refusing to change regions without confirmation"
-            ),
-        ));
+        let _ = writeln!(
+            std::io::stderr(),
+            "not a terminal and no --yes: refusing to change regions without confirmation"
+        );
+        return false;
     }
     let _ = write!(std::io::stderr(), "Proceed? [y/N] ");
     let _ = std::io::stderr().flush();
     let mut line = String::new();
     let _ = std::io::stdin().lock().read_line(&mut line);
-    if matches!(line.trim(), "y" | "Y" | "yes") {
-        Ok(())
-    } else {
-        Err(CliError::new(
-            EXIT_REFUSED,
-            anyhow::anyhow!("not confirmed; nothing changed"),
-        ))
-    }
+    matches!(line.trim(), "y" | "Y" | "yes")
 }
 
 fn finish(g: &Global, r: &region::ExecReport) -> CliResult {
@@ -225,8 +196,14 @@ fn finish(g: &Global, r: &region::ExecReport) -> CliResult {
 }
 
 pub fn history(g: &Global) -> CliResult {
-    let (dir, _) = g.local()?;
-    let ops = journal::operations(&dir)?;
+    let p = g.provider()?;
+    let (ops, warnings) = runtime()
+        .block_on(journal::load(p.store()))
+        .map_err(|e| CliError::new(crate::error::EXIT_FAILED, e))?;
+    let shell = g.shell();
+    for w in warnings {
+        shell.warn(w);
+    }
     if g.output == Output::Json {
         out(json(&ops));
         return Ok(EXIT_OK);
@@ -250,7 +227,11 @@ pub fn history(g: &Global) -> CliResult {
             o.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
             format!("{}/{}", o.done.len(), o.plan.steps.len()),
             format!("{} → {}", o.plan.epoch.0, o.plan.epoch.1),
-            o.state().to_string(),
+            if o.is_open() && o.writes_blocked() {
+                format!("{} (writes BLOCKED)", o.state())
+            } else {
+                o.state().to_string()
+            },
         ]);
     }
     out(t);

@@ -2,8 +2,7 @@
 
 use super::{json, out, runtime, Global, Output};
 use crate::error::{CliResult, EXIT_DEGRADED, EXIT_DOWN, EXIT_OK};
-use crate::ops::status::{verdict, Level, StatusReport};
-use crate::provider::Provider;
+use crate::ops::status::{self, Level, StatusError, StatusReport};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use std::time::Duration;
 
@@ -15,14 +14,17 @@ pub struct StatusArgs {
 }
 
 pub fn run(g: &Global, a: StatusArgs) -> CliResult {
-    let p = super::region::provider(g)?;
+    let p = g.provider()?;
     let rt = runtime();
+    let shell = g.shell();
     loop {
-        let t = rt.block_on(p.snapshot())?;
-        let report = StatusReport {
-            verdict: verdict(&t),
-            topology: t,
+        let report = match rt.block_on(status::run(p.as_ref())) {
+            Ok(r) => r,
+            Err(StatusError::Provider(e)) => return Err(super::provider_error(e)),
         };
+        for w in &report.warnings {
+            shell.warn(w);
+        }
         if a.watch && g.output == Output::Table {
             out("\x1b[2J\x1b[H");
         }
@@ -86,9 +88,11 @@ pub fn render(r: &StatusReport) -> String {
                 } else {
                     "NOT streaming"
                 },
-                reg.lag_bytes
-                    .map(|l| format!("{l} B"))
-                    .unwrap_or_else(|| "?".into())
+                match (reg.lag_bytes, reg.lag_ms) {
+                    (Some(l), _) => format!("{l} B"),
+                    (None, Some(ms)) => format!("{ms} ms"),
+                    _ => "?".into(),
+                }
             )
         } else {
             "-".into()
@@ -101,7 +105,11 @@ pub fn render(r: &StatusReport) -> String {
             } else {
                 "NOT READY".into()
             },
-            reg.db_role.to_string(),
+            match (&reg.fenced, reg.db_role) {
+                (Some(_), crate::provider::DbRole::Down) => "down (fenced)".to_string(),
+                (Some(_), r) => format!("{r} (fenced)"),
+                (None, r) => r.to_string(),
+            },
             reg.lsn.clone().unwrap_or_else(|| "-".into()),
             repl,
             reg.topology
@@ -125,6 +133,22 @@ pub fn render(r: &StatusReport) -> String {
     }
     if t.dns.as_ref().is_some_and(|d| d.writes_blocked) {
         s.push_str("writes: BLOCKED at the front door\n");
+    }
+    if let Some(op) = &r.open_operation {
+        s.push_str(&format!(
+            "operation: {} {} → {} INTERRUPTED after step {}/{} (`pmctl {} --resume --yes`)\n",
+            op.operation, op.from, op.to, op.done, op.total, op.operation
+        ));
+    }
+    for f in &r.pending_faults {
+        s.push_str(&format!(
+            "fault: {} on {} (injected {} by pmctl pid {}{})\n",
+            f.fault.kind.name(),
+            f.fault.region,
+            f.injected_at.format("%H:%M:%S"),
+            f.pid,
+            if f.owner_alive { ", running" } else { ", gone" }
+        ));
     }
     for a in &t.alarms {
         s.push_str(&format!("alarm {}: {}\n", a.name, a.detail));

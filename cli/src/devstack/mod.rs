@@ -1,5 +1,6 @@
 //! The local two-region stack: PostgreSQL clusters, API processes, the front door and links.
 
+pub mod faults;
 pub mod frontdoor;
 pub mod keys;
 pub mod link;

@@ -6,10 +6,10 @@ use super::drill::runbook::Mix;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
@@ -203,13 +203,14 @@ fn kind_for(i: u64, mix: &Mix) -> Kind {
     }
 }
 
-/// Runs the schedule; every finished request goes to `sink`. Stops early when `stop` is set.
+/// Runs the schedule; every finished request goes to `sink`. Stops early when `stop` is
+/// cancelled (requests in flight finish).
 pub async fn run(
     target: Target,
     spec: LoadSpec,
     t0: Instant,
     sink: mpsc::UnboundedSender<RequestRecord>,
-    stop: Arc<AtomicBool>,
+    stop: CancellationToken,
 ) {
     let http = reqwest::Client::builder()
         .timeout(spec.timeout)
@@ -219,11 +220,11 @@ pub async fn run(
     let target = Arc::new(target);
     let mut tasks = tokio::task::JoinSet::new();
     for (i, at) in schedule(&spec).into_iter().enumerate() {
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
         let when = t0 + Duration::from_secs_f64(at);
-        tokio::time::sleep_until(when.into()).await;
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tokio::time::sleep_until(when.into()) => {}
+        }
         let (http, target, sink) = (http.clone(), target.clone(), sink.clone());
         let kind = kind_for(i as u64, &spec.mix);
         tasks.spawn(async move {

@@ -2,6 +2,7 @@
 //! execution runs this same value (it is stored in the journal), and its short hash lets an
 //! operator insist that what runs is exactly what they reviewed (`--plan-hash`).
 
+pub use crate::provider::Step;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt::Write;
@@ -25,96 +26,11 @@ impl OpKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "step", rename_all = "kebab-case")]
-pub enum Step {
-    BlockWrites,
-    UnblockWrites,
-    FenceWriter {
-        region: String,
-    },
-    StopWriter {
-        region: String,
-    },
-    WaitCaughtUp {
-        replica: String,
-    },
-    Promote {
-        region: String,
-    },
-    RecordTopology {
-        writer: String,
-        epoch: i64,
-    },
-    SetSyncStandby {
-        writer: String,
-        standby: Option<String>,
-    },
-    RebuildReplica {
-        region: String,
-        of: String,
-    },
-    MoveDns {
-        to: String,
-    },
-    VerifyWrite {
-        region: String,
-    },
-}
-
-impl Step {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Step::BlockWrites => "block-writes",
-            Step::UnblockWrites => "unblock-writes",
-            Step::FenceWriter { .. } => "fence-writer",
-            Step::StopWriter { .. } => "stop-writer",
-            Step::WaitCaughtUp { .. } => "wait-caught-up",
-            Step::Promote { .. } => "promote",
-            Step::RecordTopology { .. } => "record-topology",
-            Step::SetSyncStandby { .. } => "set-sync-standby",
-            Step::RebuildReplica { .. } => "rebuild-replica",
-            Step::MoveDns { .. } => "move-dns",
-            Step::VerifyWrite { .. } => "verify-write",
-        }
-    }
-
-    pub fn describe(&self) -> String {
-        match self {
-            Step::BlockWrites => "block writes at the front door (reads continue; writes get 503 + Retry-After)".into(),
-            Step::UnblockWrites => "unblock writes at the front door".into(),
-            Step::FenceWriter { region } => format!(
-                "fence {region}: read-only, client sessions cut, stopped, marked to start only as a standby (if unreachable: marked, reported)"
-            ),
-            Step::StopWriter { region } => format!(
-                "stop {region}'s database cleanly (its last WAL, incl. the shutdown checkpoint, reaches the standby)"
-            ),
-            Step::WaitCaughtUp { replica } => format!(
-                "wait until {replica} has replayed every byte of WAL it received (LSN equal, stable)"
-            ),
-            Step::Promote { region } => format!("promote {region}'s database to writer"),
-            Step::RecordTopology { writer, epoch } => {
-                format!("record writer = {writer}, fencing epoch {epoch}, in {writer}'s database")
-            }
-            Step::SetSyncStandby { writer, standby: Some(s) } => format!(
-                "make {s} the synchronous standby of {writer} (RPO zero: every acknowledged commit on both)"
-            ),
-            Step::SetSyncStandby { writer, standby: None } => format!(
-                "{writer} commits without a synchronous standby (RPO protection degraded until failback)"
-            ),
-            Step::RebuildReplica { region, of } => format!(
-                "rebuild {region} as a streaming replica of {of} (pg_rewind; fresh clone if rewind is impossible)"
-            ),
-            Step::MoveDns { to } => format!("point the DNS PRIMARY record at {to}"),
-            Step::VerifyWrite { region } => {
-                format!("verify: a write through the front door succeeds in {region}")
-            }
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     pub operation: OpKind,
+    /// The provider that expanded (and must execute) the steps.
+    #[serde(default = "default_provider")]
+    pub provider: String,
     pub environment: String,
     pub from: String,
     pub to: String,
@@ -125,11 +41,18 @@ pub struct Plan {
     pub steps: Vec<Step>,
 }
 
+fn default_provider() -> String {
+    "local".into()
+}
+
+/// What a plan hash looks like (a prefix of SHA-256 in hex).
+pub const HASH_LEN: usize = 12;
+
 impl Plan {
     /// 12 hex digits of SHA-256 over the plan's canonical JSON.
     pub fn hash(&self) -> String {
         let json = serde_json::to_vec(self).expect("plan serialises");
-        hex::encode(&Sha256::digest(&json)[..6])
+        hex::encode(&Sha256::digest(&json)[..HASH_LEN / 2])
     }
 
     pub fn render(&self) -> String {

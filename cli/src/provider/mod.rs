@@ -1,211 +1,213 @@
-//! The provider boundary: the only door between the operations engine and the world.
-//! Every operation sees the world through [`Provider::snapshot`] and changes it through the
-//! other methods; `local` implements it on the dev stack, an AWS implementation (RDS global
-//! clusters, Route 53, CloudWatch) fits the same trait. Every mutating method is idempotent:
-//! re-running a step that may have half-happened is safe.
+//! The provider boundary (v2): the only door between the operations and the world.
+//!
+//! Operations see an environment through capability-level traits, chosen once from the
+//! environment's `kind` ([`open`], the one place):
+//! - [`Provider`]: a neutral topology [`snapshot`](Provider::snapshot), and the expansion of
+//!   each [`Capability`] (pause writes, route traffic, planned switch, fence, promote,
+//!   rebuild as replica, verify a write) into this environment's typed [`Step`]s, which it
+//!   then runs one by one;
+//! - [`Faults`]: real faults by kind, for drills (unsupported kinds are refused up front);
+//! - [`Traffic`]: where load and probes go, and with which credentials;
+//! - [`Readback`]: is every acknowledged payment on the current writer?
+//! - [`StateStore`](crate::journal::StateStore): the operations lock and journal.
+//!
+//! Implementations: `local` (the dev stack), `fake` (in memory, for unit tests of the
+//! engine). Every step is idempotent: re-running one that may have half-happened is safe.
 
+pub mod error;
+pub mod fake;
 pub mod local;
+pub mod step;
+pub mod types;
 
+pub use error::{chain, BoxError, Msg, ProviderError};
+pub use step::{Capability, Step};
+pub use types::*;
+
+use crate::config::{EnvKind, Environment};
+use crate::journal::StateStore;
+use crate::shell::Shell;
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ProviderError {
-    #[error("{region}: {what}")]
-    Region { region: String, what: String },
-    #[error("unknown region `{0}`")]
-    UnknownRegion(String),
-    #[error("DNS / front door: {0}")]
-    Dns(String),
-    #[error("timed out after {secs}s waiting for {what}")]
-    Timeout { what: String, secs: u64 },
-    #[error("{0}")]
-    Other(String),
+/// Progress lines a long step reports while it waits (shown on stderr by the engine).
+pub type Progress<'a> = &'a (dyn Fn(String) + Send + Sync);
+
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// `local`, `aws`, `fake`.
+    fn kind(&self) -> &'static str;
+    fn environment(&self) -> &str;
+    fn regions(&self) -> Vec<String>;
+    /// RPO mode and thresholds, as configured for this run.
+    fn settings(&self) -> &Settings;
+
+    /// Refuses at once when the environment does not exist (e.g. no local stack), before
+    /// anything (a lock, a journal) is created for it.
+    fn ensure_set_up(&self) -> Result<(), ProviderError> {
+        Ok(())
+    }
+    async fn snapshot(&self) -> Result<Topology, ProviderError>;
+    /// This environment's steps for one capability (may be empty: e.g. AWS has no separate
+    /// write pause, its managed switchover blocks writes itself).
+    fn expand(&self, cap: &Capability, t: &Topology) -> Vec<Step>;
+    /// Runs one of the steps it planned; returns what it did (journaled).
+    async fn run_step(
+        &self,
+        step: &Step,
+        progress: Progress<'_>,
+    ) -> Result<serde_json::Value, ProviderError>;
+
+    fn faults(&self) -> &dyn Faults;
+    fn traffic(&self) -> &dyn Traffic;
+    fn readback(&self) -> &dyn Readback;
+    fn store(&self) -> &dyn StateStore;
+
+    /// Make the environment ready for a drill (local: `dev up`; elsewhere: nothing).
+    async fn prepare(&self, shell: &Shell) -> Result<(), ProviderError>;
+    /// Heal recorded faults and restart what was killed; returns what it did.
+    async fn repair(&self) -> Result<Vec<String>, ProviderError>;
+    /// Remove the environment (local: `dev down`); others refuse.
+    async fn teardown(&self) -> Result<(), ProviderError> {
+        Err(ProviderError::Unsupported {
+            what: format!(
+                "environment `{}` cannot be torn down by pmctl",
+                self.environment()
+            ),
+        })
+    }
+    /// Forget the entry point's recent traffic figures (a drill's own errors must not keep
+    /// alarms firing after it).
+    async fn reset_metrics(&self) -> Result<(), ProviderError>;
 }
 
-impl ProviderError {
-    pub fn region(region: &str, what: impl std::fmt::Display) -> ProviderError {
-        ProviderError::Region {
-            region: region.to_string(),
-            what: what.to_string(),
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// Kill the writer's database.
+    KillDb,
+    /// Kill the region's API.
+    KillApi,
+    /// Both: the whole region is gone.
+    KillRegion,
+    /// Cut every cross-region link (the regions cannot see each other; both stay up).
+    Partition,
+    /// Freeze the writer's database: connections hang.
+    Hang,
+    /// Add latency to the cross-region links.
+    SlowLink,
+}
+
+impl FaultKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::KillDb => "kill-db",
+            FaultKind::KillApi => "kill-api",
+            FaultKind::KillRegion => "kill-region",
+            FaultKind::Partition => "partition",
+            FaultKind::Hang => "hang",
+            FaultKind::SlowLink => "slow-link",
         }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DbRole {
-    Writer,
-    Replica,
-    /// A former writer made read-only (fenced).
-    Fenced,
-    /// Not reachable.
-    Down,
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultSpec {
+    pub kind: FaultKind,
+    pub region: String,
+    pub latency_ms: Option<u64>,
 }
 
-impl std::fmt::Display for DbRole {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            DbRole::Writer => "writer",
-            DbRole::Replica => "replica",
-            DbRole::Fenced => "fenced",
-            DbRole::Down => "down",
+#[async_trait]
+pub trait Faults: Send + Sync {
+    fn supported(&self) -> Vec<FaultKind>;
+    /// Injects a fault for real. Its undo is recorded *before* it is injected, so a drill
+    /// killed right after still leaves a way back ([`heal_all`](Faults::heal_all)).
+    async fn inject(&self, fault: &FaultSpec) -> Result<String, ProviderError>;
+    /// Undoes every recorded fault (links up, frozen processes continued); returns what it
+    /// did. Killed processes are restarted by [`Provider::repair`].
+    async fn heal_all(&self) -> Result<Vec<String>, ProviderError>;
+    /// Faults recorded as injected and not healed, with who injected them.
+    fn pending(&self) -> Vec<PendingFault>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingFault {
+    pub fault: FaultSpec,
+    pub injected_at: chrono::DateTime<chrono::Utc>,
+    /// The pmctl that injected it.
+    pub pid: u32,
+    /// That pmctl is still running (a drill in progress), not a leftover.
+    #[serde(skip)]
+    pub owner_alive: bool,
+}
+
+pub trait Traffic: Send + Sync {
+    /// The front door / public API name all clients use.
+    fn entry_url(&self) -> Result<String, ProviderError>;
+    /// One region's own API endpoint (probes that must not follow DNS).
+    fn region_url(&self, region: &str) -> Result<String, ProviderError>;
+    /// A bearer token the API accepts for landlord `subject`.
+    fn token(&self, subject: &str, ttl: Duration) -> Result<String, ProviderError>;
+}
+
+/// What the API acknowledged during a drill.
+#[derive(Debug, Clone, Default)]
+pub struct Acknowledged {
+    /// M-Pesa receipts of acknowledged C2B confirmations.
+    pub receipts: Vec<String>,
+    /// Ids of acknowledged manual payments.
+    pub payment_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadbackReport {
+    /// The region whose database was read.
+    pub checked_on: String,
+    /// Acknowledged receipts / payment ids it does not hold.
+    pub missing: Vec<String>,
+    /// Receipts credited more than once (or over-allocated).
+    pub duplicate_credits: u64,
+}
+
+#[async_trait]
+pub trait Readback: Send + Sync {
+    async fn readback(&self, acked: &Acknowledged) -> Result<ReadbackReport, ProviderError>;
+}
+
+/// A capability set that has nothing (faults on an environment without fault injection).
+pub struct Nothing;
+
+#[async_trait]
+impl Faults for Nothing {
+    fn supported(&self) -> Vec<FaultKind> {
+        vec![]
+    }
+    async fn inject(&self, f: &FaultSpec) -> Result<String, ProviderError> {
+        Err(ProviderError::Unsupported {
+            what: format!("this environment cannot inject `{}`", f.kind.name()),
         })
     }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StandbyView {
-    pub name: String,
-    pub state: String,
-    pub sync_state: String,
-    pub lag_bytes: Option<i64>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RegionState {
-    pub name: String,
-    /// The region's API answers /ready with 200.
-    pub api_healthy: bool,
-    pub api_version: Option<String>,
-    pub db_role: DbRole,
-    /// Writer: current WAL LSN; replica: last replayed LSN.
-    pub lsn: Option<String>,
-    /// Replica: bytes behind the writer (None when unknown).
-    pub lag_bytes: Option<i64>,
-    /// Replica: receiving WAL from the writer right now.
-    pub streaming: bool,
-    /// Writer: its standbys.
-    pub standbys: Vec<StandbyView>,
-    /// Writer: `synchronous_standby_names`.
-    pub sync_standby_names: Option<String>,
-    /// The topology row this region's database holds (writer region, epoch).
-    pub topology: Option<(String, i64)>,
-    pub detail: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DnsState {
-    pub primary: String,
-    /// The region new requests go to (failover routing applied).
-    pub routing_to: String,
-    pub healthy: Vec<(String, bool)>,
-    pub writes_blocked: bool,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Alarm {
-    pub name: String,
-    pub detail: String,
-}
-
-/// Traffic figures at the entry point over the last window.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct TrafficView {
-    pub window_secs: u64,
-    pub requests: u64,
-    pub errors_5xx: u64,
-    pub p99_ms: Option<f64>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Topology {
-    pub environment: String,
-    pub rpo: crate::config::Rpo,
-    pub regions: Vec<RegionState>,
-    /// None when the DNS / front door cannot be read.
-    pub dns: Option<DnsState>,
-    pub traffic: Option<TrafficView>,
-    pub alarms: Vec<Alarm>,
-    pub taken_at: chrono::DateTime<chrono::Utc>,
-}
-
-impl Topology {
-    pub fn region(&self, name: &str) -> Option<&RegionState> {
-        self.regions.iter().find(|r| r.name == name)
+    async fn heal_all(&self) -> Result<Vec<String>, ProviderError> {
+        Ok(vec![])
     }
-    pub fn writers(&self) -> Vec<&RegionState> {
-        self.regions
-            .iter()
-            .filter(|r| r.db_role == DbRole::Writer)
-            .collect()
-    }
-    /// The highest fencing epoch any reachable database knows.
-    pub fn epoch(&self) -> i64 {
-        self.regions
-            .iter()
-            .filter_map(|r| r.topology.as_ref().map(|t| t.1))
-            .max()
-            .unwrap_or(0)
-    }
-    /// The writer region according to the newest topology record.
-    pub fn recorded_writer(&self) -> Option<String> {
-        self.regions
-            .iter()
-            .filter_map(|r| r.topology.clone())
-            .max_by_key(|t| t.1)
-            .map(|t| t.0)
+    fn pending(&self) -> Vec<PendingFault> {
+        vec![]
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum FenceOutcome {
-    /// The writer was reachable: made read-only, sessions terminated, stopped.
-    Fenced,
-    /// Already fenced or stopped.
-    AlreadyFenced,
-    /// Could not be reached: the data directory was marked so it can only start as a
-    /// standby (local), or nothing could be done (reported).
-    Unreachable { marked: bool },
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum RebuildOutcome {
-    Rewound,
-    Recloned,
-    AlreadyReplica,
-}
-
-/// The world, as operations see and change it.
-#[allow(async_fn_in_trait)]
-pub trait Provider {
-    fn environment(&self) -> &str;
-    fn regions(&self) -> Vec<String>;
-    async fn snapshot(&self) -> Result<Topology, ProviderError>;
-    /// Stop accepting writes at the entry point (reads continue).
-    async fn block_writes(&self, blocked: bool) -> Result<(), ProviderError>;
-    /// Make `region`'s database unable to take writes.
-    async fn fence(&self, region: &str) -> Result<FenceOutcome, ProviderError>;
-    /// Cleanly stop the writer so every byte of WAL reaches its standby. Returns its last LSN.
-    async fn stop_writer(&self, region: &str) -> Result<Option<String>, ProviderError>;
-    /// Wait until `replica` has received and replayed everything up to `lsn` (or all it
-    /// received, when `lsn` is None) and its replay position is stable.
-    async fn wait_caught_up(
-        &self,
-        replica: &str,
-        lsn: Option<&str>,
-        timeout: Duration,
-    ) -> Result<String, ProviderError>;
-    /// Promote `region`'s database to writer (idempotent).
-    async fn promote(&self, region: &str) -> Result<(), ProviderError>;
-    /// Record the writer region and fencing epoch in the writer's database.
-    async fn record_topology(&self, writer: &str, epoch: i64) -> Result<(), ProviderError>;
-    /// Set which standby the writer waits for (None: none — RPO protection off).
-    async fn set_sync_standby(
-        &self,
-        writer: &str,
-        standby: Option<&str>,
-    ) -> Result<(), ProviderError>;
-    /// Make `region` a streaming replica of `of` (rewind, or re-clone when impossible).
-    async fn rebuild_replica(
-        &self,
-        region: &str,
-        of: &str,
-    ) -> Result<RebuildOutcome, ProviderError>;
-    /// Point the DNS PRIMARY record at `region`.
-    async fn set_dns_primary(&self, region: &str) -> Result<(), ProviderError>;
-    /// A real write through the entry point; returns the region that served it.
-    async fn verify_write(&self, expect_region: &str) -> Result<String, ProviderError>;
+/// The provider of an environment: the one place that looks at its `kind`.
+pub fn open(env: &Environment) -> Result<Box<dyn Provider>, ProviderError> {
+    match &env.kind {
+        EnvKind::Local { state_dir, env: l } => Ok(Box::new(local::LocalProvider::new(
+            &env.name, state_dir, l,
+        )?)),
+        EnvKind::Aws(_) => Err(ProviderError::Unsupported {
+            what: format!(
+                "environment `{}` is an AWS environment, which this pmctl cannot operate yet",
+                env.name
+            ),
+        }),
+    }
 }

@@ -21,6 +21,9 @@ pub struct Meta {
     pub started_at: chrono::DateTime<chrono::Utc>,
     pub objectives: ObjectiveSpec,
     pub traffic: String,
+    /// The API version the drill ran against (the writer region's at the start).
+    #[serde(default)]
+    pub version: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -473,43 +476,52 @@ pub fn svg(r: &DrillReport) -> String {
     s
 }
 
-pub fn junit(r: &DrillReport) -> String {
-    let failures = r.objectives.iter().filter(|o| !o.passed).count();
-    let secs = r.traffic.duration_s;
-    let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        s,
-        r#"<testsuites name="pmctl drill" tests="{}" failures="{failures}" errors="0" time="{secs:.3}">"#,
-        r.objectives.len()
-    );
-    let _ = writeln!(
-        s,
-        r#"  <testsuite name="drill.{}" tests="{}" failures="{failures}" errors="0" skipped="0" time="{secs:.3}" timestamp="{}">"#,
-        esc(&r.meta.runbook),
-        r.objectives.len(),
-        r.meta.started_at.format("%Y-%m-%dT%H:%M:%S")
-    );
+/// The drill as a JUnit test suite: one test case per objective.
+pub fn junit_suite(r: &DrillReport) -> quick_junit::TestSuite {
+    use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+    let mut suite = TestSuite::new(format!("drill.{}", r.meta.runbook));
+    suite.set_timestamp(r.meta.started_at.fixed_offset());
+    suite.set_time(std::time::Duration::from_secs_f64(
+        r.traffic.duration_s.max(0.0),
+    ));
     for o in &r.objectives {
-        let _ = write!(
-            s,
-            r#"    <testcase classname="drill.{}" name="{}" time="0">"#,
-            esc(&r.meta.runbook),
-            esc(&o.name)
-        );
-        if !o.passed {
-            let _ = write!(
-                s,
-                r#"<failure message="{}: measured {}, target {}" type="ObjectiveMissed">{}</failure>"#,
-                esc(&o.name),
-                esc(&o.measured),
-                esc(&o.target),
-                esc(&r.messages.join("\n"))
-            );
-        }
-        s.push_str("</testcase>\n");
+        let status = if o.passed {
+            TestCaseStatus::success()
+        } else {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_message(format!(
+                "{}: measured {}, target {}",
+                o.name, o.measured, o.target
+            ));
+            s.set_type("ObjectiveMissed");
+            s.set_description(r.messages.join("\n"));
+            s
+        };
+        let mut case = TestCase::new(o.name.clone(), status);
+        case.set_classname(format!("drill.{}", r.meta.runbook));
+        suite.add_test_case(case);
     }
-    s.push_str("  </testsuite>\n</testsuites>\n");
-    s
+    if let Some(a) = &r.aborted {
+        let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+        s.set_message(format!("aborted: {a}"));
+        let mut case = TestCase::new("completed", s);
+        case.set_classname(format!("drill.{}", r.meta.runbook));
+        suite.add_test_case(case);
+    }
+    suite
+}
+
+/// JUnit XML of one or more drills.
+pub fn junit_many(reports: &[&DrillReport]) -> String {
+    let mut report = quick_junit::Report::new("pmctl drill");
+    for r in reports {
+        report.add_test_suite(junit_suite(r));
+    }
+    report.to_string().unwrap_or_default()
+}
+
+pub fn junit(r: &DrillReport) -> String {
+    junit_many(&[r])
 }
 
 pub fn write_all(dir: &Path, r: &DrillReport) -> std::io::Result<()> {
@@ -522,4 +534,125 @@ pub fn write_all(dir: &Path, r: &DrillReport) -> std::io::Result<()> {
     std::fs::write(dir.join("timeline.svg"), svg(r))?;
     std::fs::write(dir.join("junit.xml"), junit(r))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::load::Kind;
+
+    fn meta(rto_ms: u64, rpo: u64) -> Meta {
+        Meta {
+            runbook: "t".into(),
+            description: String::new(),
+            environment: "fake".into(),
+            rpo_mode: "zero".into(),
+            writer_at_start: "east".into(),
+            started_at: chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+            objectives: ObjectiveSpec { rto_ms, rpo },
+            traffic: String::new(),
+            version: None,
+        }
+    }
+
+    fn req(seq: u64, kind: Kind, at: f64, took: f64, ok: bool) -> RequestRecord {
+        RequestRecord {
+            seq,
+            kind,
+            scheduled_ms: at,
+            done_ms: at + took,
+            latency_ms: took,
+            outcome: if ok { Outcome::Ok } else { Outcome::Http5xx },
+            status: Some(if ok { 200 } else { 503 }),
+            region: None,
+            ack: (ok && kind.is_write()).then(|| format!("R{seq}")),
+        }
+    }
+
+    fn marker(name: &str, t_ms: f64) -> Marker {
+        Marker {
+            name: name.into(),
+            t_ms,
+            detail: String::new(),
+        }
+    }
+
+    /// Writes every 100 ms; the fault at 1 s; writes fail until 1.8 s; a read succeeding in
+    /// the outage does not end it.
+    fn outage() -> (Vec<RequestRecord>, Vec<Marker>) {
+        let mut r = Vec::new();
+        for i in 0..30u64 {
+            let at = i as f64 * 100.0;
+            let down = (1000.0..1800.0).contains(&at);
+            r.push(req(i, Kind::C2b, at, 10.0, !down));
+        }
+        r.push(req(100, Kind::Read, 1200.0, 5.0, true));
+        let m = vec![
+            marker("fault", 1000.0),
+            marker("detected", 1300.0),
+            marker("promoted", 1600.0),
+            marker("dns-moved", 1650.0),
+        ];
+        (r, m)
+    }
+
+    fn verify(acked: u64, missing: &[&str], window: Option<(f64, f64)>) -> Verify {
+        Verify {
+            acknowledged: acked,
+            checked_on: Some("west".into()),
+            missing: missing.iter().map(|s| s.to_string()).collect(),
+            missing_window_ms: window,
+            duplicate_credits: 0,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn rto_is_fault_to_the_first_acknowledged_write_after_it() {
+        let (r, m) = outage();
+        let rep = build(meta(1000, 0), &r, &m, Some(verify(22, &[], None)), None);
+        // First write scheduled after the fault that succeeded: the one at 1.8 s, done at 1.81 s.
+        assert_eq!(rep.rto_ms, Some(810.0));
+        assert_eq!(rep.detection_ms, Some(300.0));
+        assert_eq!(rep.promotion_ms, Some(600.0));
+        assert_eq!(rep.dns_move_ms, Some(650.0));
+        assert_eq!(rep.errors_during_outage.get("http5xx"), Some(&8));
+        assert!(rep.passed, "{:?}", rep.objectives);
+        // A tighter objective fails by name.
+        let rep = build(meta(500, 0), &r, &m, Some(verify(22, &[], None)), None);
+        assert!(!rep.passed);
+        let rto = rep.objectives.iter().find(|o| o.name == "rto").unwrap();
+        assert!(!rto.passed && rto.measured == "810 ms", "{rto:?}");
+    }
+
+    #[test]
+    fn a_lost_acknowledged_payment_fails_rpo_with_its_window() {
+        let (r, m) = outage();
+        let v = verify(22, &["R5", "R7"], Some((510.0, 710.0)));
+        let rep = build(meta(1000, 0), &r, &m, Some(v.clone()), None);
+        assert_eq!(rep.lost_acknowledged_payments, Some(2));
+        assert_eq!(rep.lost_window_ms, Some((510.0, 710.0)));
+        let rpo = rep.objectives.iter().find(|o| o.name == "rpo").unwrap();
+        assert!(!rpo.passed && rpo.measured == "2 of 22 lost", "{rpo:?}");
+        assert!(!rep.passed);
+        // An RPO budget of 2 accepts it.
+        assert!(build(meta(1000, 2), &r, &m, Some(v), None).passed);
+    }
+
+    #[test]
+    fn no_recovery_and_no_readback_fail() {
+        let (mut r, m) = outage();
+        r.retain(|x| x.scheduled_ms < 1000.0 || !x.kind.is_write() || x.ack.is_none());
+        let rep = build(meta(1000, 0), &r, &m, None, None);
+        assert_eq!(rep.rto_ms, None);
+        assert!(!rep.passed);
+        assert!(rep.objectives.iter().any(|o| o.name == "rto" && !o.passed));
+        assert!(rep
+            .objectives
+            .iter()
+            .any(|o| o.name == "rpo" && o.measured.contains("not verified")));
+        let junit = junit(&rep);
+        assert!(junit.contains("ObjectiveMissed"), "{junit}");
+        assert!(junit.contains("drill.t"), "{junit}");
+    }
 }

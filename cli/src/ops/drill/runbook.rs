@@ -120,22 +120,7 @@ impl Default for Mix {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FaultKind {
-    /// SIGKILL the writer's PostgreSQL.
-    KillDb,
-    /// SIGKILL the writer region's API process.
-    KillApi,
-    /// Both: the whole region is gone.
-    KillRegion,
-    /// Cut every cross-region link (the regions cannot see each other; both stay up).
-    Partition,
-    /// SIGSTOP the writer's PostgreSQL: connections hang.
-    Hang,
-    /// Add latency to the replication link.
-    SlowLink,
-}
+pub use crate::provider::FaultKind;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -262,12 +247,17 @@ impl Runbook {
             errs.push("field `name`: must not be empty".to_string());
         }
         if !(self.traffic.rps > 0.0 && self.traffic.rps <= 5000.0) {
-            errs.push("field `traffic.rps`: must be between 0 and 5000".into());
+            errs.push("field `traffic.rps`: must be more than 0 and at most 5000".into());
         }
         if let Some(r) = self.traffic.ramp_to_rps {
             if !(r > 0.0 && r <= 5000.0) {
-                errs.push("field `traffic.ramp_to_rps`: must be between 0 and 5000".into());
+                errs.push(
+                    "field `traffic.ramp_to_rps`: must be more than 0 and at most 5000".into(),
+                );
             }
+        }
+        if self.traffic.timeout.0.is_zero() {
+            errs.push("field `traffic.timeout`: must be more than 0".into());
         }
         if self.traffic.duration.0 < Duration::from_secs(1)
             || self.traffic.duration.0 > Duration::from_secs(3600)
@@ -300,7 +290,18 @@ impl Runbook {
             ReactionKind::Auto if self.reaction.detect_failures == 0 => {
                 errs.push("field `reaction.detect_failures`: must be at least 1".into())
             }
+            ReactionKind::Auto if self.reaction.check_interval.0.is_zero() => {
+                errs.push("field `reaction.check_interval`: must be more than 0".into())
+            }
             _ => {}
+        }
+        if self.abort.max_error_ratio.is_nan()
+            || self.abort.max_error_ratio < 0.0
+            || self.abort.window.0.is_zero()
+        {
+            errs.push(
+                "field `abort`: `max_error_ratio` must be at least 0 and `for` more than 0".into(),
+            );
         }
         if errs.is_empty() {
             Ok(())

@@ -1,0 +1,237 @@
+//! Capabilities (what the engine asks for) and steps (how one provider does it).
+//!
+//! The engine composes every region change from the same capabilities — pause writes, route
+//! traffic, planned switch, fence, promote, rebuild as replica, verify a write — and each
+//! provider expands a capability into its own typed steps: the local stack stops the
+//! writer, waits for the LSN, promotes and rewinds; AWS makes one managed
+//! `SwitchoverGlobalCluster` call and waits. A plan is the list of those steps, so it reads
+//! like a runbook of the environment it runs in; the engine journals, hashes and resumes
+//! steps without knowing what they do.
+
+use serde::{Deserialize, Serialize};
+
+/// One thing the engine needs done, in environment-neutral terms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "capability", rename_all = "kebab-case")]
+pub enum Capability {
+    /// Stop accepting writes at the entry point (reads continue).
+    PauseWrites,
+    ResumeWrites,
+    /// Send new requests to `region`.
+    RouteTrafficTo {
+        region: String,
+    },
+    /// Move the writer from `from` to `to` with zero data loss; `from` ends as a replica of
+    /// `to` (synchronous when `sync`).
+    PlannedSwitch {
+        from: String,
+        to: String,
+        epoch: i64,
+        sync: bool,
+    },
+    /// Make `region` unable to take writes (it may be unreachable).
+    Fence {
+        region: String,
+        epoch: i64,
+    },
+    /// Make `region` the writer although the old writer is gone; `allow_data_loss` says the
+    /// operator accepted that writes not yet replicated may be lost.
+    Promote {
+        region: String,
+        from: String,
+        epoch: i64,
+        allow_data_loss: bool,
+    },
+    /// Make `region` a replica of `of` again (synchronous when `sync`).
+    RebuildAsReplica {
+        region: String,
+        of: String,
+        sync: bool,
+    },
+    /// A real write through the entry point, served by `region`.
+    VerifyWrite {
+        region: String,
+    },
+}
+
+/// A plan step. Provider steps are executed by the provider that planned them; `gate` is
+/// the engine's own (a fresh preflight in the middle of a plan).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "kebab-case")]
+pub enum Step {
+    // --- engine -------------------------------------------------------------------------
+    /// Re-run the preflight rules of a switchover to `to` on a fresh snapshot; stop here,
+    /// before the writer moves, when any refuses.
+    Gate {
+        to: String,
+    },
+
+    // --- local stack (PostgreSQL, front door, links) ------------------------------------
+    BlockWrites,
+    UnblockWrites,
+    FenceWriter {
+        region: String,
+    },
+    StopWriter {
+        region: String,
+    },
+    WaitCaughtUp {
+        replica: String,
+    },
+    Promote {
+        region: String,
+    },
+    RecordTopology {
+        writer: String,
+        epoch: i64,
+    },
+    SetSyncStandby {
+        writer: String,
+        standby: Option<String>,
+    },
+    RebuildReplica {
+        region: String,
+        of: String,
+    },
+    MoveDns {
+        to: String,
+    },
+    VerifyWrite {
+        region: String,
+    },
+
+    // --- AWS (Aurora Global Database, Route 53, Lambda) ---------------------------------
+    /// Managed switchover: Aurora blocks writes, catches up, promotes and repoints.
+    SwitchoverGlobalCluster {
+        to: String,
+    },
+    /// Unplanned: promote the secondary's cluster (AllowDataLoss when accepted).
+    FailoverGlobalCluster {
+        to: String,
+        allow_data_loss: bool,
+    },
+    /// Wait until `region`'s cluster is the global cluster's writer and available.
+    WaitGlobalWriter {
+        region: String,
+    },
+    /// Wait until `region` has rejoined the global cluster as a secondary within budget.
+    WaitSecondaryRejoined {
+        region: String,
+    },
+    /// Application-tier fence / unfence: the region's API function's reserved concurrency
+    /// (0 = no invocation can reach the database through our API; None = unreserved).
+    SetApiConcurrency {
+        region: String,
+        value: Option<i32>,
+    },
+    /// UPSERT the failover records: `primary` PRIMARY, the other SECONDARY.
+    SetFailoverRecords {
+        primary: String,
+    },
+    /// A write through `region`'s regional API endpoint.
+    VerifyRegionalWrite {
+        region: String,
+    },
+
+    // --- fake (unit tests of the engine) ------------------------------------------------
+    Fake {
+        capability: Capability,
+    },
+}
+
+impl Step {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Step::Gate { .. } => "gate",
+            Step::BlockWrites => "block-writes",
+            Step::UnblockWrites => "unblock-writes",
+            Step::FenceWriter { .. } => "fence-writer",
+            Step::StopWriter { .. } => "stop-writer",
+            Step::WaitCaughtUp { .. } => "wait-caught-up",
+            Step::Promote { .. } => "promote",
+            Step::RecordTopology { .. } => "record-topology",
+            Step::SetSyncStandby { .. } => "set-sync-standby",
+            Step::RebuildReplica { .. } => "rebuild-replica",
+            Step::MoveDns { .. } => "move-dns",
+            Step::VerifyWrite { .. } => "verify-write",
+            Step::SwitchoverGlobalCluster { .. } => "switchover-global",
+            Step::FailoverGlobalCluster { .. } => "failover-global",
+            Step::WaitGlobalWriter { .. } => "wait-writer",
+            Step::WaitSecondaryRejoined { .. } => "wait-rejoined",
+            Step::SetApiConcurrency { .. } => "api-concurrency",
+            Step::SetFailoverRecords { .. } => "failover-records",
+            Step::VerifyRegionalWrite { .. } => "verify-write",
+            Step::Fake { .. } => "fake",
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Step::Gate { to } => format!(
+                "gate: re-check the switchover preflight for {to} on a fresh snapshot (stop here if it refuses)"
+            ),
+            Step::BlockWrites => "block writes at the front door (reads continue; writes get 503 + Retry-After)".into(),
+            Step::UnblockWrites => "unblock writes at the front door".into(),
+            Step::FenceWriter { region } => format!(
+                "fence {region}: read-only, client sessions cut, stopped, marked to start only as a standby (if unreachable: marked, reported)"
+            ),
+            Step::StopWriter { region } => format!(
+                "stop {region}'s database cleanly (its last WAL, incl. the shutdown checkpoint, reaches the standby)"
+            ),
+            Step::WaitCaughtUp { replica } => format!(
+                "wait until {replica} has replayed every byte of WAL it received (LSN equal, stable)"
+            ),
+            Step::Promote { region } => format!("promote {region}'s database to writer"),
+            Step::RecordTopology { writer, epoch } => {
+                format!("record writer = {writer}, fencing epoch {epoch}, in {writer}'s database")
+            }
+            Step::SetSyncStandby { writer, standby: Some(s) } => format!(
+                "make {s} the synchronous standby of {writer} (RPO zero: every acknowledged commit on both)"
+            ),
+            Step::SetSyncStandby { writer, standby: None } => format!(
+                "{writer} commits without a synchronous standby (RPO protection degraded until failback)"
+            ),
+            Step::RebuildReplica { region, of } => format!(
+                "rebuild {region} as a streaming replica of {of} (pg_rewind; fresh clone if rewind is impossible)"
+            ),
+            Step::MoveDns { to } => format!("point the DNS PRIMARY record at {to}"),
+            Step::VerifyWrite { region } => {
+                format!("verify: a write through the front door succeeds in {region}")
+            }
+            Step::SwitchoverGlobalCluster { to } => format!(
+                "SwitchoverGlobalCluster to {to}'s cluster (Aurora blocks writes, catches up, promotes, repoints)"
+            ),
+            Step::FailoverGlobalCluster { to, allow_data_loss } => format!(
+                "FailoverGlobalCluster to {to}'s cluster{}",
+                if *allow_data_loss { " with AllowDataLoss" } else { "" }
+            ),
+            Step::WaitGlobalWriter { region } => {
+                format!("wait until {region}'s cluster is the global writer and available")
+            }
+            Step::WaitSecondaryRejoined { region } => format!(
+                "wait until {region}'s cluster has rejoined the global cluster as a secondary and its lag is within budget"
+            ),
+            Step::SetApiConcurrency { region, value: Some(0) } => format!(
+                "fence {region} at the application tier: its API function's reserved concurrency = 0"
+            ),
+            Step::SetApiConcurrency { region, value: Some(n) } => {
+                format!("set {region}'s API function's reserved concurrency to {n}")
+            }
+            Step::SetApiConcurrency { region, value: None } => {
+                format!("restore {region}'s API function's concurrency (remove the fence)")
+            }
+            Step::SetFailoverRecords { primary } => format!(
+                "UPSERT the Route 53 failover records: {primary} PRIMARY, the other SECONDARY"
+            ),
+            Step::VerifyRegionalWrite { region } => {
+                format!("verify: a write through {region}'s API succeeds")
+            }
+            Step::Fake { capability } => format!("fake: {capability:?}"),
+        }
+    }
+
+    /// Steps that may leave writes blocked when interrupted (status and history say so).
+    pub fn blocks_writes(&self) -> bool {
+        matches!(self, Step::BlockWrites)
+    }
+}
