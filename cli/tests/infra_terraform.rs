@@ -19,7 +19,20 @@
 //! - IAM role/policy names carry the region (IAM is global);
 //! - global resources (Route 53, the Aurora global cluster) name their provider, and so does
 //!   every resource of a module called without a default `aws` provider;
-//! - every `checkov:skip` carries a reason.
+//! - every `checkov:skip` carries a reason;
+//! - the edge: a CloudFront distribution whose one origin is the Route 53 failover record
+//!   name (no origin groups), `/v1/*` uncached (`Managed-CachingDisabled` or TTL 0) with the
+//!   Authorization header and query strings forwarded (`Managed-AllViewerExceptHostHeader`),
+//!   a WAF web ACL with a per-IP rate rule, a rule admitting `/v1/callbacks/*` only from the
+//!   M-Pesa ranges, the AWS common and known-bad-inputs groups, and access logs to S3 with a
+//!   lifecycle;
+//! - API Gateway refuses direct calls: every route but [`OPEN_ROUTES`] uses a REQUEST
+//!   authorizer keyed on the header CloudFront adds, and each environment feeds the edge and
+//!   the authorizers the same header name and secrets;
+//! - no raw request paths, queries or Authorization headers in infrastructure logs (M-Pesa
+//!   callback paths carry a token);
+//! - the cost tables in README.md add up, and the default budget covers the default
+//!   profile's idle cost.
 
 use hcl::{Block, Body, Expression, ObjectKey};
 use serde_json::Value;
@@ -43,7 +56,27 @@ const GLOBAL_TYPES: &[&str] = &[
     "aws_route53_health_check",
     "aws_route53_zone",
     "aws_cloudfront_distribution",
+    "aws_wafv2_web_acl",
+    "aws_budgets_budget",
 ];
+
+/// HTTP API routes that may be called without CloudFront's origin header, and why: Route 53
+/// health checks call each region's own domain directly and cannot add headers.
+const OPEN_ROUTES: &[&str] = &["GET /ready"];
+
+/// Lambda functions that are not the Rust API (`provided.al2023`), with their runtime.
+const OTHER_RUNTIMES: &[(&str, &str)] = &[("origin_verify", "python3.13")];
+
+/// CloudFront log fields never delivered: the path and query carry M-Pesa callback tokens
+/// and personal data; cookies and referers can carry either.
+const FORBIDDEN_LOG_FIELDS: &[&str] = &["cs-uri-stem", "cs-uri-query", "cs(Cookie)", "cs(Referer)"];
+
+/// Managed CloudFront policies the edge relies on (by name, looked up as data sources).
+const CACHING_DISABLED: &str = "Managed-CachingDisabled";
+const ALL_VIEWER_EXCEPT_HOST: &str = "Managed-AllViewerExceptHostHeader";
+
+/// The public callback prefix WAF restricts to the M-Pesa source ranges.
+const CALLBACK_PREFIX: &str = "/v1/callbacks/";
 
 fn infra_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra")
@@ -205,6 +238,8 @@ fn check(files: &Files) -> Vec<String> {
     check_iam_names(&resources, &mut problems);
     check_providers(&resources, &bodies, &mut problems);
     check_contract(files, &bodies, &mut problems);
+    check_edge(&resources, &bodies, &mut problems);
+    check_costs(files, &bodies, &mut problems);
     problems
 }
 
@@ -534,10 +569,12 @@ fn check_api(resources: &[Res], problems: &mut Vec<String>) {
                         r.addr()
                     ));
                 }
-                if attr(r.body, "runtime").and_then(literal_string).as_deref()
-                    != Some("provided.al2023")
-                {
-                    problems.push(format!("{}: runtime must be provided.al2023", r.addr()));
+                let want = OTHER_RUNTIMES
+                    .iter()
+                    .find(|(name, _)| *name == r.name)
+                    .map_or("provided.al2023", |(_, runtime)| *runtime);
+                if attr(r.body, "runtime").and_then(literal_string).as_deref() != Some(want) {
+                    problems.push(format!("{}: runtime must be {want}", r.addr()));
                 }
             }
             "aws_apigatewayv2_api" if !is_true(attr(r.body, "disable_execute_api_endpoint")) => {
@@ -628,6 +665,918 @@ fn normalize(path: &str) -> String {
         }
     }
     out.join("/")
+}
+
+// ---------------------------------------------------------------------------------------
+// The edge: CloudFront + WAF in front of the failover name, and no way around it
+// ---------------------------------------------------------------------------------------
+
+fn blocks_named<'a>(body: &'a Body, ident: &'a str) -> impl Iterator<Item = &'a Block> + 'a {
+    body.blocks().filter(move |b| b.identifier() == ident)
+}
+
+/// The body at the end of a chain of nested blocks (`a { b { c { … } } }`).
+fn nested<'a>(body: &'a Body, path: &[&str]) -> Option<&'a Body> {
+    path.iter()
+        .try_fold(body, |b, ident| sub_block(b, ident).map(|s| s.body()))
+}
+
+/// Names `n` of the references `prefix.n` in an expression's text.
+fn refs(text: &str, prefix: &str) -> Vec<String> {
+    let needle = format!("{prefix}.");
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(pos) = text[from..].find(&needle).map(|p| p + from) {
+        let before = text[..pos].chars().next_back();
+        let name: String = text[pos + needle.len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+            .collect();
+        if !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+            && !name.is_empty()
+        {
+            out.push(name);
+        }
+        from = pos + needle.len();
+    }
+    out
+}
+
+/// A literal string, or the literal value of `local.x` in `dir`.
+fn resolve_string(e: &Expression, dir: &str, bodies: &BTreeMap<&str, Body>) -> Option<String> {
+    if let Some(s) = literal_string(e) {
+        return Some(s);
+    }
+    let text = expr_text(e);
+    let name = text.strip_prefix("local.")?;
+    bodies
+        .iter()
+        .filter(|(p, _)| dir_of(p) == dir)
+        .flat_map(|(_, b)| blocks_named(b, "locals"))
+        .find_map(|l| attr(l.body(), name))
+        .and_then(literal_string)
+}
+
+fn find_res<'r, 'a>(
+    resources: &'r [Res<'a>],
+    dir: &str,
+    kind: &str,
+    rtype: &str,
+    name: &str,
+) -> Option<&'r Res<'a>> {
+    resources
+        .iter()
+        .find(|r| r.dir == dir && r.kind == kind && r.rtype == rtype && r.name == name)
+}
+
+/// The resource (or data source) of type `rtype` in `dir` that `e` references.
+fn referenced<'r, 'a>(
+    resources: &'r [Res<'a>],
+    dir: &str,
+    e: Option<&Expression>,
+    kind: &str,
+    rtype: &str,
+) -> Option<&'r Res<'a>> {
+    let text = expr_text(e?);
+    let prefix = if kind == "data" {
+        format!("data.{rtype}")
+    } else {
+        rtype.to_string()
+    };
+    refs(&text, &prefix)
+        .first()
+        .and_then(|n| find_res(resources, dir, kind, rtype, n))
+}
+
+/// A `module` block: where it is called from and the directory of its source.
+struct ModuleCall<'a> {
+    file: &'a str,
+    name: &'a str,
+    dir: String,
+    body: &'a Body,
+}
+
+fn module_calls<'b>(bodies: &'b BTreeMap<&str, Body>) -> Vec<ModuleCall<'b>> {
+    let mut calls = Vec::new();
+    for (path, body) in bodies {
+        for m in blocks_named(body, "module") {
+            if let Some(source) = attr(m.body(), "source").and_then(literal_string) {
+                calls.push(ModuleCall {
+                    file: path,
+                    name: label(m, 0),
+                    dir: normalize(&format!("{}/{source}", dir_of(path))),
+                    body: m.body(),
+                });
+            }
+        }
+    }
+    calls
+}
+
+fn arg_text(call: &ModuleCall, var: &str) -> String {
+    attr(call.body, var).map(expr_text).unwrap_or_default()
+}
+
+/// `dir` holds the Route 53 failover records, named by `var.record_name`, which its output
+/// `record_name` returns.
+fn is_failover_module(dir: &str, resources: &[Res], bodies: &BTreeMap<&str, Body>) -> bool {
+    let output = bodies
+        .iter()
+        .filter(|(p, _)| dir_of(p) == dir)
+        .flat_map(|(_, b)| blocks_named(b, "output"))
+        .find(|o| label(o, 0) == "record_name")
+        .and_then(|o| attr(o.body(), "value"))
+        .map(expr_text);
+    output.as_deref() == Some("var.record_name")
+        && resources.iter().any(|r| {
+            r.dir == dir
+                && r.rtype == "aws_route53_record"
+                && sub_block(r.body, "failover_routing_policy").is_some()
+                && attr(r.body, "name").map(expr_text).as_deref() == Some("var.record_name")
+        })
+}
+
+fn check_edge(resources: &[Res], bodies: &BTreeMap<&str, Body>, problems: &mut Vec<String>) {
+    let calls = module_calls(bodies);
+    let distributions: Vec<&Res> = resources
+        .iter()
+        .filter(|r| r.kind == "resource" && r.rtype == "aws_cloudfront_distribution")
+        .collect();
+    if distributions.is_empty() {
+        problems.push(
+            "no aws_cloudfront_distribution: the API needs its edge (CloudFront + WAF)".into(),
+        );
+    }
+    for d in &distributions {
+        check_distribution(d, resources, bodies, &calls, problems);
+    }
+    for api in resources
+        .iter()
+        .filter(|r| r.kind == "resource" && r.rtype == "aws_apigatewayv2_api")
+    {
+        check_direct_calls_refused(api, &distributions, resources, &calls, problems);
+    }
+    check_log_redaction(resources, problems);
+}
+
+fn check_distribution(
+    d: &Res,
+    resources: &[Res],
+    bodies: &BTreeMap<&str, Body>,
+    calls: &[ModuleCall],
+    problems: &mut Vec<String>,
+) {
+    if sub_block(d.body, "origin_group").is_some() {
+        problems.push(format!(
+            "{}: origin groups fail over only GET/HEAD/OPTIONS; failover must stay in Route 53 (the origin is the failover record)",
+            d.addr()
+        ));
+    }
+    let origins: Vec<&Block> = blocks_named(d.body, "origin").collect();
+    if origins.len() != 1 {
+        problems.push(format!(
+            "{}: needs exactly one origin, the Route 53 failover record name (found {})",
+            d.addr(),
+            origins.len()
+        ));
+    }
+    for o in origins {
+        let domain = attr(o.body(), "domain_name")
+            .map(expr_text)
+            .unwrap_or_default();
+        let Some(var) = domain.strip_prefix("var.") else {
+            problems.push(format!(
+                "{}: origin domain_name = {domain}: must be a variable that the environment binds to the failover record name",
+                d.addr()
+            ));
+            continue;
+        };
+        let callers: Vec<&ModuleCall> = calls.iter().filter(|c| c.dir == d.dir).collect();
+        if callers.is_empty() {
+            problems.push(format!("{}: no environment calls {}", d.addr(), d.dir));
+        }
+        for c in callers {
+            let arg = arg_text(c, var);
+            let routing = refs(&arg, "module").into_iter().next().and_then(|m| {
+                calls
+                    .iter()
+                    .find(|r| dir_of(r.file) == dir_of(c.file) && r.name == m)
+            });
+            let ok = routing.is_some_and(|r| {
+                arg == format!("module.{}.record_name", r.name)
+                    && is_failover_module(&r.dir, resources, bodies)
+            });
+            if !ok {
+                problems.push(format!(
+                    "{}: module \"{}\" sets {var} = {arg}: the distribution's origin must be the failover record name (module.<routing>.record_name), so DNS failover still picks the region",
+                    c.file, c.name
+                ));
+            }
+        }
+    }
+
+    // /v1/* (and every behaviour before it that could match /v1/ paths) is not cached and
+    // forwards Authorization and query strings.
+    let ordered: Vec<&Block> = blocks_named(d.body, "ordered_cache_behavior").collect();
+    let pattern = |b: &Block| {
+        attr(b.body(), "path_pattern")
+            .and_then(literal_string)
+            .unwrap_or_default()
+    };
+    match ordered.iter().position(|b| pattern(b) == "/v1/*") {
+        None => problems.push(format!(
+            "{}: no ordered_cache_behavior for /v1/* (the API must never be cached)",
+            d.addr()
+        )),
+        Some(i) => {
+            for b in &ordered[..=i] {
+                let p = pattern(b);
+                if p == "/v1/*" || p.starts_with("/v1") || p.starts_with('*') || p.starts_with("/*")
+                {
+                    check_behavior(d, &p, b.body(), resources, problems);
+                }
+            }
+        }
+    }
+    if let Some(b) = sub_block(d.body, "default_cache_behavior") {
+        check_behavior(d, "default", b.body(), resources, problems);
+    }
+
+    if !attr(d.body, "web_acl_id").is_some_and(|e| expr_text(e).contains("aws_wafv2_web_acl.")) {
+        problems.push(format!(
+            "{}: web_acl_id must name this module's aws_wafv2_web_acl",
+            d.addr()
+        ));
+    }
+    match referenced(
+        resources,
+        d.dir,
+        attr(d.body, "web_acl_id"),
+        "resource",
+        "aws_wafv2_web_acl",
+    ) {
+        Some(acl) => check_waf(acl, resources, bodies, problems),
+        None => problems.push(format!(
+            "{}: no WAF web ACL found for the distribution",
+            d.addr()
+        )),
+    }
+    check_access_logs(d, resources, problems);
+}
+
+fn check_behavior(d: &Res, which: &str, b: &Body, resources: &[Res], problems: &mut Vec<String>) {
+    let vpp = attr(b, "viewer_protocol_policy")
+        .and_then(literal_string)
+        .unwrap_or_default();
+    if !matches!(vpp.as_str(), "https-only" | "redirect-to-https") {
+        problems.push(format!(
+            "{}: behaviour {which}: viewer_protocol_policy must be https-only",
+            d.addr()
+        ));
+    }
+    let cache = attr(b, "cache_policy_id");
+    let uncached = referenced(
+        resources,
+        d.dir,
+        cache,
+        "data",
+        "aws_cloudfront_cache_policy",
+    )
+    .is_some_and(|p| {
+        attr(p.body, "name").and_then(literal_string).as_deref() == Some(CACHING_DISABLED)
+    }) || referenced(
+        resources,
+        d.dir,
+        cache,
+        "resource",
+        "aws_cloudfront_cache_policy",
+    )
+    .is_some_and(|p| {
+        ["default_ttl", "max_ttl", "min_ttl"].iter().all(
+            |k| matches!(attr(p.body, k), Some(Expression::Number(n)) if n.as_f64() == Some(0.0)),
+        )
+    });
+    if !uncached {
+        problems.push(format!(
+            "{}: behaviour {which} is cached: use the {CACHING_DISABLED} cache policy (or one with every TTL 0)",
+            d.addr()
+        ));
+    }
+    let orp = attr(b, "origin_request_policy_id");
+    let forwards = referenced(
+        resources,
+        d.dir,
+        orp,
+        "data",
+        "aws_cloudfront_origin_request_policy",
+    )
+    .is_some_and(|p| {
+        attr(p.body, "name").and_then(literal_string).as_deref() == Some(ALL_VIEWER_EXCEPT_HOST)
+    }) || referenced(
+        resources,
+        d.dir,
+        orp,
+        "resource",
+        "aws_cloudfront_origin_request_policy",
+    )
+    .is_some_and(|p| {
+        let qs = nested(p.body, &["query_strings_config"])
+            .and_then(|q| attr(q, "query_string_behavior"))
+            .and_then(literal_string);
+        let headers = nested(p.body, &["headers_config"]);
+        let hb = headers
+            .and_then(|h| attr(h, "header_behavior"))
+            .and_then(literal_string);
+        let items = headers
+            .and_then(|h| nested(h, &["headers"]))
+            .and_then(|h| attr(h, "items"))
+            .map(|e| expr_text(e).to_ascii_lowercase())
+            .unwrap_or_default();
+        qs.as_deref() == Some("all")
+            && hb.as_deref() == Some("allExcept")
+            && items.contains("\"host\"")
+            && !items.contains("authorization")
+    });
+    if !forwards {
+        problems.push(format!(
+            "{}: behaviour {which} must forward the Authorization header and every query string but not Host: use the {ALL_VIEWER_EXCEPT_HOST} origin request policy (a custom policy cannot list Authorization)",
+            d.addr()
+        ));
+    }
+}
+
+fn check_waf(
+    acl: &Res,
+    resources: &[Res],
+    bodies: &BTreeMap<&str, Body>,
+    problems: &mut Vec<String>,
+) {
+    if attr(acl.body, "scope").and_then(literal_string).as_deref() != Some("CLOUDFRONT") {
+        problems.push(format!(
+            "{}: scope must be CLOUDFRONT (and its provider us-east-1)",
+            acl.addr()
+        ));
+    }
+    let rules: Vec<&Body> = blocks_named(acl.body, "rule").map(|r| r.body()).collect();
+    let blocks = |r: &Body| nested(r, &["action", "block"]).is_some();
+
+    let rate = rules.iter().any(|r| {
+        blocks(r)
+            && nested(r, &["statement", "rate_based_statement"]).is_some_and(|s| {
+                attr(s, "aggregate_key_type")
+                    .and_then(literal_string)
+                    .as_deref()
+                    == Some("IP")
+                    && attr(s, "limit").is_some()
+            })
+    });
+    if !rate {
+        problems.push(format!(
+            "{}: no per-IP rate rule (rate_based_statement, aggregate_key_type = \"IP\", action block)",
+            acl.addr()
+        ));
+    }
+
+    // Callbacks only from the M-Pesa ranges: block (uri_path STARTS_WITH /v1/callbacks/)
+    // AND NOT (source in an IP set filled from the callback-source variable).
+    let callback = rules.iter().any(|r| {
+        let Some(and) = nested(r, &["statement", "and_statement"]) else {
+            return false;
+        };
+        let parts: Vec<&Body> = blocks_named(and, "statement").map(|s| s.body()).collect();
+        let path = parts.iter().any(|s| {
+            sub_block(s, "byte_match_statement").is_some_and(|m| {
+                let m = m.body();
+                attr(m, "search_string")
+                    .and_then(|e| resolve_string(e, acl.dir, bodies))
+                    .as_deref()
+                    == Some(CALLBACK_PREFIX)
+                    && attr(m, "positional_constraint")
+                        .and_then(literal_string)
+                        .as_deref()
+                        == Some("STARTS_WITH")
+                    && nested(m, &["field_to_match", "uri_path"]).is_some()
+            })
+        });
+        let not_mpesa = parts.iter().any(|s| {
+            nested(
+                s,
+                &["not_statement", "statement", "ip_set_reference_statement"],
+            )
+            .and_then(|i| {
+                referenced(
+                    resources,
+                    acl.dir,
+                    attr(i, "arn"),
+                    "resource",
+                    "aws_wafv2_ip_set",
+                )
+            })
+            .and_then(|set| attr(set.body, "addresses"))
+            .map(expr_text)
+            .and_then(|a| a.strip_prefix("var.").map(str::to_string))
+            .is_some_and(|v| v.contains("callback"))
+        });
+        blocks(r) && path && not_mpesa
+    });
+    if !callback {
+        problems.push(format!(
+            "{}: no callback-source rule (block {CALLBACK_PREFIX}* unless the source is in the M-Pesa callback ranges' IP set)",
+            acl.addr()
+        ));
+    }
+
+    let groups: BTreeSet<String> = rules
+        .iter()
+        .filter_map(|r| nested(r, &["statement", "managed_rule_group_statement"]))
+        .filter_map(|m| attr(m, "name").and_then(literal_string))
+        .collect();
+    for g in [
+        "AWSManagedRulesCommonRuleSet",
+        "AWSManagedRulesKnownBadInputsRuleSet",
+    ] {
+        if !groups.contains(g) {
+            problems.push(format!("{}: managed rule group {g} missing", acl.addr()));
+        }
+    }
+
+    let logging = resources.iter().find(|r| {
+        r.dir == acl.dir
+            && r.rtype == "aws_wafv2_web_acl_logging_configuration"
+            && attr(r.body, "resource_arn")
+                .is_some_and(|e| expr_text(e) == format!("aws_wafv2_web_acl.{}.arn", acl.name))
+    });
+    match logging {
+        None => problems.push(format!(
+            "{}: no aws_wafv2_web_acl_logging_configuration",
+            acl.addr()
+        )),
+        Some(l) => {
+            let redacted: Vec<&Body> = blocks_named(l.body, "redacted_fields")
+                .map(|b| b.body())
+                .collect();
+            let has = |ident: &str| redacted.iter().any(|r| sub_block(r, ident).is_some());
+            let auth = redacted.iter().any(|r| {
+                nested(r, &["single_header"])
+                    .and_then(|h| attr(h, "name"))
+                    .and_then(literal_string)
+                    .is_some_and(|n| n.eq_ignore_ascii_case("authorization"))
+            });
+            if !has("uri_path") || !has("query_string") || !auth {
+                problems.push(format!(
+                    "{}: WAF logs must redact uri_path, query_string and the authorization header (callback tokens, bearer tokens)",
+                    l.addr()
+                ));
+            }
+        }
+    }
+}
+
+/// Access logs of the distribution reach an S3 bucket that has a lifecycle expiring them.
+fn check_access_logs(d: &Res, resources: &[Res], problems: &mut Vec<String>) {
+    let in_dir = |rtype: &'static str| {
+        resources
+            .iter()
+            .filter(move |r| r.dir == d.dir && r.kind == "resource" && r.rtype == rtype)
+    };
+    let source = in_dir("aws_cloudwatch_log_delivery_source").find(|s| {
+        attr(s.body, "log_type").and_then(literal_string).as_deref() == Some("ACCESS_LOGS")
+            && attr(s.body, "resource_arn").is_some_and(|e| {
+                expr_text(e) == format!("aws_cloudfront_distribution.{}.arn", d.name)
+            })
+    });
+    let bucket = source.and_then(|s| {
+        in_dir("aws_cloudwatch_log_delivery")
+            .filter(|del| {
+                attr(del.body, "delivery_source_name").is_some_and(|e| {
+                    expr_text(e) == format!("aws_cloudwatch_log_delivery_source.{}.name", s.name)
+                })
+            })
+            .find_map(|del| {
+                referenced(
+                    resources,
+                    d.dir,
+                    attr(del.body, "delivery_destination_arn"),
+                    "resource",
+                    "aws_cloudwatch_log_delivery_destination",
+                )
+            })
+            .and_then(|dest| nested(dest.body, &["delivery_destination_configuration"]))
+            .and_then(|c| {
+                referenced(
+                    resources,
+                    d.dir,
+                    attr(c, "destination_resource_arn"),
+                    "resource",
+                    "aws_s3_bucket",
+                )
+            })
+    });
+    let Some(bucket) = bucket else {
+        problems.push(format!(
+            "{}: access logs must be delivered to an S3 bucket (aws_cloudwatch_log_delivery_source ACCESS_LOGS -> delivery -> destination aws_s3_bucket)",
+            d.addr()
+        ));
+        return;
+    };
+    let expires = in_dir("aws_s3_bucket_lifecycle_configuration").any(|l| {
+        attr(l.body, "bucket")
+            .is_some_and(|e| expr_text(e).starts_with(&format!("aws_s3_bucket.{}.", bucket.name)))
+            && blocks_named(l.body, "rule").any(|r| sub_block(r.body(), "expiration").is_some())
+    });
+    if !expires {
+        problems.push(format!(
+            "{}: the access-log bucket needs an aws_s3_bucket_lifecycle_configuration with an expiration",
+            bucket.addr()
+        ));
+    }
+}
+
+fn check_log_redaction(resources: &[Res], problems: &mut Vec<String>) {
+    for r in resources.iter().filter(|r| r.kind == "resource") {
+        match r.rtype {
+            "aws_cloudwatch_log_delivery" => match attr(r.body, "record_fields") {
+                Some(Expression::Array(items)) => {
+                    for f in items.iter().filter_map(literal_string) {
+                        if FORBIDDEN_LOG_FIELDS.contains(&f.as_str()) {
+                            problems.push(format!(
+                                "{}: log field {f} must not be delivered (callback tokens / personal data)",
+                                r.addr()
+                            ));
+                        }
+                    }
+                }
+                _ => problems.push(format!(
+                    "{}: record_fields must list the delivered fields (the default includes cs-uri-stem)",
+                    r.addr()
+                )),
+            },
+            "aws_apigatewayv2_stage" => {
+                let format = nested(r.body, &["access_log_settings"])
+                    .and_then(|a| attr(a, "format"))
+                    .map(expr_text)
+                    .unwrap_or_default();
+                if format.contains("$context.path") {
+                    problems.push(format!(
+                        "{}: the access log must not record $context.path (M-Pesa callback paths carry a token); log $context.routeKey",
+                        r.addr()
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Every route of `api` but [`OPEN_ROUTES`] needs the origin-verify authorizer, and each
+/// environment gives the authorizers and the distribution the same header and secrets.
+fn check_direct_calls_refused(
+    api: &Res,
+    distributions: &[&Res],
+    resources: &[Res],
+    calls: &[ModuleCall],
+    problems: &mut Vec<String>,
+) {
+    let routes: Vec<&Res> = resources
+        .iter()
+        .filter(|r| r.dir == api.dir && r.rtype == "aws_apigatewayv2_route")
+        .filter(|r| {
+            attr(r.body, "api_id")
+                .is_some_and(|e| expr_text(e) == format!("aws_apigatewayv2_api.{}.id", api.name))
+        })
+        .collect();
+    if routes.is_empty() {
+        problems.push(format!("{}: no routes", api.addr()));
+    }
+    // (header variable, secrets variable) of the authorizers in use.
+    let mut wiring: BTreeSet<(String, String)> = BTreeSet::new();
+    for route in routes {
+        let key = attr(route.body, "route_key")
+            .and_then(literal_string)
+            .unwrap_or_default();
+        if OPEN_ROUTES.contains(&key.as_str()) {
+            continue;
+        }
+        let custom = attr(route.body, "authorization_type")
+            .and_then(literal_string)
+            .as_deref()
+            == Some("CUSTOM");
+        let authorizer = referenced(
+            resources,
+            api.dir,
+            attr(route.body, "authorizer_id"),
+            "resource",
+            "aws_apigatewayv2_authorizer",
+        );
+        let header_var = authorizer.and_then(|a| {
+            let request = attr(a.body, "authorizer_type")
+                .and_then(literal_string)
+                .as_deref()
+                == Some("REQUEST");
+            let sources = match attr(a.body, "identity_sources") {
+                Some(Expression::Array(items)) if items.len() == 1 => expr_text(&items[0]),
+                _ => String::new(),
+            };
+            let var = sources
+                .trim_matches('"')
+                .strip_prefix("$request.header.${var.")
+                .and_then(|v| v.strip_suffix('}'))
+                .map(str::to_string);
+            var.filter(|_| request)
+        });
+        let function = authorizer.and_then(|a| {
+            referenced(
+                resources,
+                api.dir,
+                attr(a.body, "authorizer_uri"),
+                "resource",
+                "aws_lambda_function",
+            )
+        });
+        let env = function
+            .and_then(|f| nested(f.body, &["environment"]))
+            .and_then(|e| attr(e, "variables"))
+            .map(expr_text)
+            .unwrap_or_default();
+        let (Some(header_var), true) = (header_var, custom) else {
+            problems.push(format!(
+                "{}: route {key:?} must use a REQUEST authorizer keyed on CloudFront's origin header (identity_sources = [\"$request.header.${{var.…}}\"]), so API Gateway refuses calls that bypass CloudFront; only {OPEN_ROUTES:?} may be open",
+                route.addr()
+            ));
+            continue;
+        };
+        let secrets_var = refs(&env, "var").into_iter().find(|v| *v != header_var);
+        match secrets_var {
+            Some(s) if env.contains(&format!("var.{header_var}")) => {
+                wiring.insert((header_var, s));
+            }
+            _ => problems.push(format!(
+                "{}: the authorizer's function must get the header name (var.{header_var}) and the accepted secrets in its environment",
+                route.addr()
+            )),
+        }
+    }
+
+    // Each environment: the distribution's origin header name and secret come from the same
+    // place as the authorizers'.
+    for (header_var, secrets_var) in &wiring {
+        for call in calls.iter().filter(|c| c.dir == api.dir) {
+            let header = arg_text(call, header_var);
+            let secrets = refs(&arg_text(call, secrets_var), "random_password");
+            for d in distributions {
+                let Some(edge) = calls
+                    .iter()
+                    .find(|c| c.dir == d.dir && dir_of(c.file) == dir_of(call.file))
+                else {
+                    continue;
+                };
+                let custom = blocks_named(d.body, "origin")
+                    .filter_map(|o| sub_block(o.body(), "custom_header"))
+                    .map(|h| {
+                        let var = |k: &str| {
+                            attr(h.body(), k)
+                                .map(expr_text)
+                                .and_then(|t| t.strip_prefix("var.").map(str::to_string))
+                        };
+                        (var("name"), var("value"))
+                    })
+                    .next();
+                let Some((Some(name_var), Some(value_var))) = custom else {
+                    problems.push(format!(
+                        "{}: the origin must add the secret origin header (custom_header {{ name = var.…, value = var.… }})",
+                        d.addr()
+                    ));
+                    continue;
+                };
+                if header.is_empty() || arg_text(edge, &name_var) != header {
+                    problems.push(format!(
+                        "{}: module \"{}\" sets {name_var} = {} but module \"{}\" sets {header_var} = {header}: CloudFront and the authorizer must use the same header",
+                        edge.file, edge.name, arg_text(edge, &name_var), call.name
+                    ));
+                }
+                let sent = refs(&arg_text(edge, &value_var), "random_password");
+                if sent.is_empty() || !sent.iter().all(|s| secrets.contains(s)) {
+                    problems.push(format!(
+                        "{}: module \"{}\" sends {value_var} = {} which is not among the secrets module \"{}\" accepts ({secrets_var} = {})",
+                        edge.file, edge.name, arg_text(edge, &value_var), call.name, arg_text(call, secrets_var)
+                    ));
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The cost tables in README.md
+// ---------------------------------------------------------------------------------------
+
+/// The headings (### …, lower case) of the cost tables that must exist.
+const COST_TABLES: &[&str] = &["default profile", "lean profile", "per million"];
+
+struct CostTable {
+    heading: String,
+    /// (component, amount) of every priced row.
+    rows: Vec<(String, f64)>,
+    total: f64,
+}
+
+fn parse_number(s: &str) -> Option<f64> {
+    let s: String = s
+        .chars()
+        .filter(|c| !matches!(c, '*' | ',' | ' '))
+        .collect();
+    s.parse().ok()
+}
+
+/// "3 × 730" → 2190.
+fn parse_product(s: &str) -> Option<f64> {
+    s.split('×').map(parse_number).product()
+}
+
+fn cells(line: &str) -> Vec<String> {
+    let inner = line.trim().trim_start_matches('|').trim_end_matches('|');
+    inner.split('|').map(|c| c.trim().to_string()).collect()
+}
+
+/// Parses and checks the cost tables of the README's "## Cost" section.
+fn cost_tables(readme: &str, problems: &mut Vec<String>) -> Vec<CostTable> {
+    let Some(start) = readme.find("\n## Cost\n") else {
+        problems.push("README.md: no \"## Cost\" section".into());
+        return Vec::new();
+    };
+    let section = &readme[start + 1..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |e| e + 3)];
+    let dated = section
+        .split("List prices as of ")
+        .nth(1)
+        .is_some_and(|rest| {
+            let d = rest.as_bytes();
+            d.len() >= 10
+                && d[..10].iter().enumerate().all(|(i, c)| {
+                    if i == 4 || i == 7 {
+                        *c == b'-'
+                    } else {
+                        c.is_ascii_digit()
+                    }
+                })
+        });
+    if !dated {
+        problems
+            .push("README.md: the cost section must say \"List prices as of YYYY-MM-DD\"".into());
+    }
+
+    let mut tables = Vec::new();
+    let mut heading = String::new();
+    let lines: Vec<&str> = section.lines().collect();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        if let Some(h) = line.strip_prefix("### ") {
+            heading = h.trim().to_string();
+        }
+        if !line.starts_with('|') {
+            i += 1;
+            continue;
+        }
+        let header = cells(line);
+        let mut j = i + 1;
+        while j < lines.len() && lines[j].starts_with('|') {
+            j += 1;
+        }
+        let col = |pred: &dyn Fn(&str) -> bool| header.iter().position(|c| pred(c));
+        let qty = col(&|c| c.starts_with("Quantity"));
+        let price = col(&|c| c == "Unit price (USD)");
+        let source = col(&|c| c == "List price source");
+        let (Some(qty), Some(price)) = (qty, price) else {
+            i = j;
+            continue;
+        };
+        let amount = price + 1;
+        let name = format!("README.md: cost table \"{heading}\"");
+        let mut rows = Vec::new();
+        let mut total = None;
+        for row in lines[i + 2..j].iter().map(|l| cells(l)) {
+            let component = row.first().cloned().unwrap_or_default();
+            let cell = |k: usize| row.get(k).map(String::as_str).unwrap_or("");
+            let Some(value) = parse_number(cell(amount)) else {
+                problems.push(format!(
+                    "{name}: row \"{component}\": amount {:?} is not a number",
+                    cell(amount)
+                ));
+                continue;
+            };
+            if component.contains("Total") {
+                total = Some(value);
+                continue;
+            }
+            match (parse_product(cell(qty)), parse_number(cell(price))) {
+                (Some(q), Some(p)) => {
+                    if (q * p - value).abs() > 0.005 + 1e-9 {
+                        problems.push(format!(
+                            "{name}: row \"{component}\": {} × {} = {:.4}, but the table says {value:.2}",
+                            cell(qty),
+                            cell(price),
+                            q * p
+                        ));
+                    }
+                }
+                _ => problems.push(format!(
+                    "{name}: row \"{component}\": quantity {:?} or unit price {:?} is not a number",
+                    cell(qty),
+                    cell(price)
+                )),
+            }
+            if source.is_none_or(|s| cell(s).len() < 8) {
+                problems.push(format!(
+                    "{name}: row \"{component}\" names no list price source"
+                ));
+            }
+            rows.push((component, value));
+        }
+        let sum: f64 = rows.iter().map(|(_, v)| v).sum();
+        match total {
+            None => problems.push(format!("{name}: no **Total** row")),
+            Some(t) => {
+                if (t - sum).abs() > 0.005 {
+                    problems.push(format!(
+                        "{name}: the rows add up to {sum:.2}, but the Total says {t:.2}"
+                    ));
+                }
+                tables.push(CostTable {
+                    heading: heading.to_ascii_lowercase(),
+                    rows,
+                    total: t,
+                });
+            }
+        }
+        i = j;
+    }
+    for want in COST_TABLES {
+        if !tables.iter().any(|t| t.heading.contains(want)) {
+            problems.push(format!(
+                "README.md: no cost table under a \"### …{want}…\" heading"
+            ));
+        }
+    }
+    tables
+}
+
+fn check_costs(files: &Files, bodies: &BTreeMap<&str, Body>, problems: &mut Vec<String>) {
+    let Some(readme) = files.get("README.md") else {
+        return;
+    };
+    let tables = cost_tables(readme, problems);
+    let total_of = |want: &str| tables.iter().find(|t| t.heading.contains(want));
+
+    if let Some(default) = total_of("default profile") {
+        // The prose quotes the idle total; the budget default must cover it.
+        let quoted = format!("idle {:.2}", default.total);
+        if !readme.contains(&quoted) {
+            problems.push(format!(
+                "README.md: the budget text must quote the default profile's idle total as \"{quoted}\""
+            ));
+        }
+        for (path, body) in bodies {
+            for v in blocks_named(body, "variable").filter(|v| label(v, 0) == "monthly_budget_usd")
+            {
+                let default_usd = match attr(v.body(), "default") {
+                    Some(Expression::Number(n)) => n.as_f64(),
+                    _ => None,
+                };
+                if !default_usd.is_some_and(|b| b > default.total) {
+                    problems.push(format!(
+                        "{path}: monthly_budget_usd's default must exceed the default profile's idle cost {:.2} (infra/README.md), or the budget alerts every month",
+                        default.total
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(per_million) = total_of("per million") {
+        // The prose quotes what the four request-priced services of the path add up to.
+        let path: f64 = per_million
+            .rows
+            .iter()
+            .filter(|(c, _)| {
+                [
+                    "Lambda",
+                    "API Gateway",
+                    "CloudFront HTTPS",
+                    "CloudFront data",
+                    "WAF",
+                ]
+                .iter()
+                .any(|p| c.starts_with(p))
+            })
+            .map(|(_, v)| v)
+            .sum();
+        let quoted = format!("WAF) are {path:.2} per million");
+        if !readme.contains(&quoted) {
+            problems.push(format!(
+                "README.md: the per-request text must say \"{quoted}\" (Lambda, API Gateway, CloudFront and WAF rows)"
+            ));
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -874,6 +1823,8 @@ fn every_tf_file_parses_and_every_layer_exists() {
         "modules/routing",
         "modules/identity",
         "modules/observability",
+        "modules/edge",
+        "modules/budget",
         "envs/prod",
     ] {
         for file in ["main.tf", "variables.tf", "versions.tf"] {
@@ -916,6 +1867,13 @@ fn contract_lists_what_pmctl_needs() {
         "regions[].alarms.lambda_throttles",
         "regions[].alarms.replication_lag",
         "regions[].alarms.proxy_connection_errors",
+        "budget_name",
+        "edge.metrics_region",
+        "edge.cloudfront_distribution_id",
+        "edge.waf_web_acl_name",
+        "edge.waf_web_acl_arn",
+        "edge.waf_rule_metrics.callback_source",
+        "edge.waf_rule_metrics.rate_per_ip",
     ] {
         assert!(
             contract.keys.iter().any(|k| k == key),
@@ -956,6 +1914,14 @@ fn removing_a_key_from_pmctl_environment_is_caught() {
         "",
     );
     assert_caught(&f, &["lacks key regions[0].alarms.replication_lag"]);
+
+    let f = mutate(
+        &files,
+        "envs/prod/outputs.tf",
+        "      cloudfront_distribution_id = module.edge.distribution_id\n",
+        "",
+    );
+    assert_caught(&f, &["lacks key edge.cloudfront_distribution_id"]);
 }
 
 #[test]
@@ -1275,4 +2241,437 @@ fn a_mutated_copy_on_disk_is_caught() {
         "{problems:#?}"
     );
     assert!(has("lacks key global_cluster_id"), "{problems:#?}");
+}
+
+// ---------------------------------------------------------------------------------------
+// The edge, direct calls, log redaction, cost tables
+// ---------------------------------------------------------------------------------------
+
+const EDGE: &str = "modules/edge/main.tf";
+const PROD: &str = "envs/prod/main.tf";
+
+#[test]
+fn the_origin_must_be_the_failover_record_name() {
+    let files = real_tree();
+    let f = mutate(
+        &files,
+        PROD,
+        "  origin_domain  = module.routing.record_name\n",
+        "  origin_domain  = var.api_domain\n",
+    );
+    assert_caught(
+        &f,
+        &[
+            "module \"edge\" sets origin_domain = var.api_domain",
+            "must be the failover record name",
+        ],
+    );
+
+    let f = mutate(
+        &files,
+        EDGE,
+        "    domain_name = var.origin_domain\n",
+        "    domain_name = \"origin.example.co.ke\"\n",
+    );
+    assert_caught(
+        &f,
+        &["aws_cloudfront_distribution.api", "origin domain_name"],
+    );
+
+    // The failover module's record_name output must be what its failover records are named.
+    let f = mutate(
+        &files,
+        "modules/routing/main.tf",
+        "  name            = var.record_name\n",
+        "  name            = \"api.example.co.ke\"\n",
+    );
+    assert_caught(&f, &["must be the failover record name"]);
+
+    let f = mutate(
+        &files,
+        EDGE,
+        "  origin {\n    origin_id   = local.origin_id\n",
+        "  origin_group {\n    origin_id = \"group\"\n  }\n\n  origin {\n    origin_id   = local.origin_id\n",
+    );
+    assert_caught(&f, &["origin groups fail over only GET/HEAD/OPTIONS"]);
+}
+
+#[test]
+fn a_cached_api_or_a_dropped_authorization_header_is_caught() {
+    let files = real_tree();
+    let f = mutate(
+        &files,
+        EDGE,
+        "name     = \"Managed-CachingDisabled\"",
+        "name     = \"Managed-CachingOptimized\"",
+    );
+    assert_caught(
+        &f,
+        &["behaviour /v1/* is cached", "Managed-CachingDisabled"],
+    );
+    assert_caught(&f, &["behaviour default is cached"]);
+
+    let f = mutate(
+        &files,
+        EDGE,
+        "path_pattern               = \"/v1/*\"",
+        "path_pattern               = \"/api/*\"",
+    );
+    assert_caught(&f, &["no ordered_cache_behavior for /v1/*"]);
+
+    // A cached behaviour listed before /v1/* that matches /v1/ paths shadows it.
+    let f = mutate(
+        &files,
+        EDGE,
+        "  # /v1/* is the API: never cached, whatever the default behaviour becomes.\n",
+        "  ordered_cache_behavior {\n    path_pattern           = \"/v1/properties*\"\n    target_origin_id       = local.origin_id\n    viewer_protocol_policy = \"https-only\"\n    allowed_methods        = [\"GET\", \"HEAD\"]\n    cached_methods         = [\"GET\", \"HEAD\"]\n  }\n\n",
+    );
+    assert_caught(&f, &["behaviour /v1/properties* is cached"]);
+
+    // AllViewer forwards Host (API Gateway then 403s); no policy drops Authorization.
+    let f = mutate(
+        &files,
+        EDGE,
+        "name     = \"Managed-AllViewerExceptHostHeader\"",
+        "name     = \"Managed-AllViewer\"",
+    );
+    assert_caught(
+        &f,
+        &["behaviour /v1/* must forward the Authorization header and every query string"],
+    );
+}
+
+#[test]
+fn a_waf_without_the_rate_or_callback_rule_is_caught() {
+    let files = real_tree();
+    let f = mutate(
+        &files,
+        EDGE,
+        "aggregate_key_type    = \"IP\"",
+        "aggregate_key_type    = \"FORWARDED_IP\"",
+    );
+    assert_caught(&f, &["aws_wafv2_web_acl.edge", "no per-IP rate rule"]);
+
+    let f = mutate(
+        &files,
+        EDGE,
+        "callback_prefix = \"/v1/callbacks/\"",
+        "callback_prefix = \"/v1/\"",
+    );
+    assert_caught(&f, &["aws_wafv2_web_acl.edge", "no callback-source rule"]);
+
+    // Admitting callbacks from the operators' ranges instead of Safaricom's.
+    let f = mutate(
+        &files,
+        EDGE,
+        "addresses          = var.mpesa_callback_source_cidrs\n",
+        "addresses          = var.rate_limit_exempt_cidrs\n",
+    );
+    assert_caught(&f, &["no callback-source rule"]);
+
+    let f = mutate(
+        &files,
+        EDGE,
+        "name        = \"AWSManagedRulesCommonRuleSet\"",
+        "name        = \"AWSManagedRulesAdminProtectionRuleSet\"",
+    );
+    assert_caught(
+        &f,
+        &["managed rule group AWSManagedRulesCommonRuleSet missing"],
+    );
+
+    let f = mutate(
+        &files,
+        EDGE,
+        "  web_acl_id      = aws_wafv2_web_acl.edge.arn\n",
+        "",
+    );
+    assert_caught(
+        &f,
+        &["web_acl_id must name this module's aws_wafv2_web_acl"],
+    );
+}
+
+#[test]
+fn api_gateway_reachable_around_cloudfront_is_caught() {
+    let files = real_tree();
+    let api = "modules/api/main.tf";
+    let f = mutate(
+        &files,
+        api,
+        "  authorization_type = \"CUSTOM\"\n",
+        "  authorization_type = \"NONE\"\n",
+    );
+    assert_caught(
+        &f,
+        &[
+            "aws_apigatewayv2_route.default",
+            "route \"$default\" must use a REQUEST authorizer",
+        ],
+    );
+
+    // Only GET /ready may be open.
+    let f = mutate(
+        &files,
+        api,
+        "  route_key          = \"GET /ready\"\n",
+        "  route_key          = \"ANY /v1/callbacks/{proxy+}\"\n",
+    );
+    assert_caught(
+        &f,
+        &[
+            "aws_apigatewayv2_route.ready",
+            "must use a REQUEST authorizer",
+        ],
+    );
+
+    let f = mutate(
+        &files,
+        api,
+        "  identity_sources                 = [\"$request.header.${var.origin_verify_header}\"]\n",
+        "  identity_sources                 = [\"$request.header.authorization\"]\n",
+    );
+    assert_caught(
+        &f,
+        &["must use a REQUEST authorizer keyed on CloudFront's origin header"],
+    );
+
+    // CloudFront sending another header than the authorizers check.
+    let f = mutate(
+        &files,
+        PROD,
+        "  origin_verify_header = local.origin_verify_header\n  origin_verify_secret",
+        "  origin_verify_header = \"x-edge\"\n  origin_verify_secret",
+    );
+    assert_caught(
+        &f,
+        &["CloudFront and the authorizer must use the same header"],
+    );
+
+    // CloudFront sending a secret the authorizers do not accept.
+    let f = mutate(
+        &files,
+        PROD,
+        "  origin_verify_secret = random_password.origin_verify[var.origin_verify_active].result\n",
+        "  origin_verify_secret = random_password.other.result\n",
+    );
+    assert_caught(
+        &f,
+        &[
+            "module \"edge\" sends origin_verify_secret",
+            "not among the secrets",
+        ],
+    );
+
+    // No origin header at all.
+    let f = mutate(
+        &files,
+        EDGE,
+        "    custom_header {\n      name  = var.origin_verify_header\n      value = var.origin_verify_secret\n    }\n",
+        "",
+    );
+    assert_caught(&f, &["the origin must add the secret origin header"]);
+}
+
+#[test]
+fn paths_tokens_and_unexpired_logs_are_caught() {
+    let files = real_tree();
+    let f = mutate(
+        &files,
+        EDGE,
+        "    \"cs-method\",\n",
+        "    \"cs-method\",\n    \"cs-uri-stem\",\n",
+    );
+    assert_caught(
+        &f,
+        &[
+            "aws_cloudwatch_log_delivery.access",
+            "log field cs-uri-stem must not be delivered",
+        ],
+    );
+
+    let f = mutate(
+        &files,
+        "modules/api/main.tf",
+        "      routeKey         = \"$context.routeKey\"\n",
+        "      path             = \"$context.path\"\n",
+    );
+    assert_caught(
+        &f,
+        &[
+            "aws_apigatewayv2_stage.default",
+            "must not record $context.path",
+        ],
+    );
+
+    let f = mutate(
+        &files,
+        EDGE,
+        "  redacted_fields {\n    uri_path {}\n  }\n",
+        "",
+    );
+    assert_caught(
+        &f,
+        &[
+            "aws_wafv2_web_acl_logging_configuration.edge",
+            "must redact uri_path",
+        ],
+    );
+
+    let f = mutate(
+        &files,
+        EDGE,
+        "    expiration {\n      days = var.access_log_retention_days\n    }\n",
+        "",
+    );
+    assert_caught(
+        &f,
+        &[
+            "aws_s3_bucket.logs",
+            "lifecycle_configuration with an expiration",
+        ],
+    );
+
+    let f = mutate(
+        &files,
+        EDGE,
+        "  log_type     = \"ACCESS_LOGS\"\n",
+        "  log_type     = \"CONNECTION_LOGS\"\n",
+    );
+    assert_caught(&f, &["access logs must be delivered to an S3 bucket"]);
+}
+
+#[test]
+fn cost_tables_that_do_not_add_up_are_caught() {
+    let files = real_tree();
+    let readme = "README.md";
+    let mut problems = Vec::new();
+    let tables = cost_tables(&files[readme], &mut problems);
+    assert!(problems.is_empty(), "{problems:#?}");
+    let totals: Vec<(&str, f64)> = tables
+        .iter()
+        .map(|t| (t.heading.as_str(), t.total))
+        .collect();
+    assert_eq!(tables.len(), 3, "{totals:?}");
+    assert!(
+        tables.iter().all(|t| t.rows.len() >= 9 && t.total > 0.0),
+        "{totals:?}"
+    );
+
+    // A row whose arithmetic is off (its table's total then disagrees too).
+    let f = mutate(
+        &files,
+        readme,
+        "| 3 × 730 | instance-hour | 0.26 | 569.40 |",
+        "| 3 × 730 | instance-hour | 0.26 | 560.40 |",
+    );
+    assert_caught(
+        &f,
+        &[
+            "default profile",
+            "3 × 730 × 0.26 = 569.4000, but the table says 560.40",
+        ],
+    );
+    assert_caught(
+        &f,
+        &[
+            "default profile",
+            "the rows add up to 745.85, but the Total says 754.85",
+        ],
+    );
+
+    // A total that drifted from its rows.
+    let f = mutate(&files, readme, "**321.40**", "**300.00**");
+    assert_caught(&f, &["lean profile", "the rows add up to 321.40"]);
+
+    let f = mutate(
+        &files,
+        readme,
+        "| 1000000 × 0.5 × 0.05 |",
+        "| 1000000 × 0.5 × 0.5 |",
+    );
+    assert_caught(&f, &["per million", "1000000 × 0.5 × 0.5 × 0.0000133334"]);
+
+    let f = mutate(
+        &files,
+        readme,
+        "### Idle cost per month: lean profile",
+        "### Idle cost per month: small",
+    );
+    assert_caught(
+        &f,
+        &["no cost table under a \"### …lean profile…\" heading"],
+    );
+
+    let f = mutate(
+        &files,
+        readme,
+        "List prices as of 2026-12-01",
+        "List prices as of late 2026",
+    );
+    assert_caught(&f, &["List prices as of YYYY-MM-DD"]);
+
+    let f = mutate(
+        &files,
+        readme,
+        "| 0.015 | 43.80 | Amazon RDS Proxy pricing, provisioned instances |",
+        "| 0.015 | 43.80 | |",
+    );
+    assert_caught(
+        &f,
+        &["row \"RDS Proxy region 1", "names no list price source"],
+    );
+
+    // Prose quoting a figure the tables no longer give.
+    let f = mutate(
+        &files,
+        readme,
+        "| 1 | million requests | 1.00 | 1.00 |",
+        "| 1 | million requests | 3.50 | 3.50 |",
+    );
+    assert_caught(
+        &f,
+        &["the per-request text must say \"WAF) are 6.05 per million\""],
+    );
+
+    // The budget must cover the default profile's idle cost.
+    let f = mutate(
+        &files,
+        "envs/prod/variables.tf",
+        "  default     = 1000\n",
+        "  default     = 700\n",
+    );
+    assert_caught(
+        &f,
+        &[
+            "envs/prod/variables.tf",
+            "monthly_budget_usd's default must exceed",
+            "754.85",
+        ],
+    );
+}
+
+#[test]
+fn edge_and_budget_are_global_resources() {
+    let files = real_tree();
+    let f = mutate(
+        &files,
+        "modules/budget/main.tf",
+        "resource \"aws_budgets_budget\" \"monthly\" {\n  provider = aws.global\n",
+        "resource \"aws_budgets_budget\" \"monthly\" {\n",
+    );
+    assert_caught(
+        &f,
+        &[
+            "aws_budgets_budget.monthly",
+            "global resource without an explicit provider",
+        ],
+    );
+    let f = mutate(
+        &files,
+        EDGE,
+        "  scope       = \"CLOUDFRONT\"\n",
+        "  scope       = \"REGIONAL\"\n",
+    );
+    assert_caught(&f, &["aws_wafv2_web_acl.edge", "scope must be CLOUDFRONT"]);
 }

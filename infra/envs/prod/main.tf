@@ -1,8 +1,12 @@
 # Production: us-east-1 (primary) + us-east-2 (secondary) by default.
 
 locals {
-  name            = "${var.name_prefix}-${var.environment}"
-  lambda_zip_path = coalesce(var.lambda_zip_path, "${path.root}/../../../target/lambda/lambda/bootstrap.zip")
+  name          = "${var.name_prefix}-${var.environment}"
+  origin_domain = coalesce(var.origin_domain, "origin.${var.api_domain}")
+  # CloudFront adds this header to every origin request; the API Gateway authorizer in
+  # each region admits only requests carrying one of the two secrets below.
+  origin_verify_header = "x-origin-verify"
+  lambda_zip_path      = coalesce(var.lambda_zip_path, "${path.root}/../../../target/lambda/lambda/bootstrap.zip")
   tags = merge(
     {
       Project     = "property-management"
@@ -20,20 +24,31 @@ check "two_distinct_regions" {
   }
 }
 
+# Two slots so the secret rotates without a failed request: switch origin_verify_active,
+# apply, then replace the idle slot (terraform apply -replace='random_password.origin_verify["a"]').
+resource "random_password" "origin_verify" {
+  for_each = toset(["a", "b"])
+
+  length  = 48
+  special = false
+}
+
 module "network_primary" {
   source    = "../../modules/network"
   providers = { aws = aws.primary }
 
-  name       = local.name
-  cidr_block = var.primary_vpc_cidr
+  name                = local.name
+  cidr_block          = var.primary_vpc_cidr
+  interface_endpoints = var.interface_endpoints
 }
 
 module "network_secondary" {
   source    = "../../modules/network"
   providers = { aws = aws.secondary }
 
-  name       = local.name
-  cidr_block = var.secondary_vpc_cidr
+  name                = local.name
+  cidr_block          = var.secondary_vpc_cidr
+  interface_endpoints = var.interface_endpoints
 }
 
 module "database" {
@@ -48,6 +63,8 @@ module "database" {
   primary_instance_count   = var.db_primary_instance_count
   secondary_instance_count = var.db_secondary_instance_count
   global_db_rpo_seconds    = var.global_db_rpo_seconds
+
+  monitoring_interval_seconds = var.db_monitoring_interval_seconds
 
   primary = {
     subnet_ids                 = module.network_primary.private_subnet_ids
@@ -85,7 +102,11 @@ module "api_primary" {
   telemetry_kms_key_arn = module.network_primary.telemetry_kms_key_arn
   api_domain            = var.api_domain
   regional_domain       = "${var.primary_region}.${var.api_domain}"
+  origin_domain         = local.origin_domain
   hosted_zone_id        = var.hosted_zone_id
+
+  origin_verify_header  = local.origin_verify_header
+  origin_verify_secrets = [for slot in ["a", "b"] : random_password.origin_verify[slot].result]
 
   database = {
     host               = module.database.primary.proxy_endpoint
@@ -118,7 +139,11 @@ module "api_secondary" {
   telemetry_kms_key_arn = module.network_secondary.telemetry_kms_key_arn
   api_domain            = var.api_domain
   regional_domain       = "${var.secondary_region}.${var.api_domain}"
+  origin_domain         = local.origin_domain
   hosted_zone_id        = var.hosted_zone_id
+
+  origin_verify_header  = local.origin_verify_header
+  origin_verify_secrets = [for slot in ["a", "b"] : random_password.origin_verify[slot].result]
 
   database = {
     host               = module.database.secondary.proxy_endpoint
@@ -141,7 +166,7 @@ module "routing" {
 
   name             = local.name
   hosted_zone_id   = var.hosted_zone_id
-  record_name      = var.api_domain
+  record_name      = local.origin_domain
   request_interval = var.health_check_interval
 
   regions = {
@@ -184,4 +209,32 @@ module "observability_secondary" {
   proxy_name            = module.database.secondary.proxy_name
   telemetry_kms_key_arn = module.network_secondary.telemetry_kms_key_arn
   alarm_email           = var.alarm_email
+}
+
+module "edge" {
+  source    = "../../modules/edge"
+  providers = { aws.global = aws.global }
+
+  name           = local.name
+  api_domain     = var.api_domain
+  origin_domain  = module.routing.record_name
+  hosted_zone_id = var.hosted_zone_id
+
+  origin_verify_header = local.origin_verify_header
+  origin_verify_secret = random_password.origin_verify[var.origin_verify_active].result
+
+  mpesa_callback_source_cidrs = var.mpesa_callback_source_cidrs
+  rate_limit_per_ip           = var.rate_limit_per_ip
+  rate_limit_exempt_cidrs     = var.rate_limit_exempt_cidrs
+}
+
+module "budget" {
+  source    = "../../modules/budget"
+  providers = { aws.global = aws.global }
+
+  name              = local.name
+  monthly_limit_usd = var.monthly_budget_usd
+  sns_topic_arn     = module.observability_primary.sns_topic_arn
+  alert_emails      = var.alarm_email == null ? [] : [var.alarm_email]
+  environment_tag   = var.budget_environment_tag ? var.environment : null
 }

@@ -14,6 +14,20 @@ output "pmctl_environment" {
     sns_topic_arn     = module.observability_primary.sns_topic_arn
     database_name     = module.database.database_name
     database_user     = module.database.master_username
+    budget_name       = module.budget.budget_name
+    edge = {
+      metrics_region             = "us-east-1"
+      cloudfront_distribution_id = module.edge.distribution_id
+      cloudfront_domain_name     = module.edge.distribution_domain_name
+      waf_web_acl_name           = module.edge.web_acl_name
+      waf_web_acl_arn            = module.edge.web_acl_arn
+      waf_rule_metrics = {
+        callback_source = module.edge.waf_rule_metrics.callback_source
+        rate_per_ip     = module.edge.waf_rule_metrics.rate_per_ip
+      }
+      access_log_bucket  = module.edge.access_log_bucket
+      waf_log_group_name = module.edge.waf_log_group_name
+    }
     cognito = {
       aws_region   = module.identity.aws_region
       user_pool_id = module.identity.user_pool_id

@@ -19,8 +19,9 @@ provider "aws" {
   }
 }
 
-# Route 53 (records, health checks) is a global service whose API and health-check
-# metrics live in us-east-1, whatever the application regions are.
+# Global services homed in us-east-1 whatever the application regions are: Route 53
+# (records, health-check metrics), CloudFront with its ACM certificate and WAF (scope
+# CLOUDFRONT) and their metrics, AWS Budgets.
 provider "aws" {
   alias  = "global"
   region = "us-east-1"

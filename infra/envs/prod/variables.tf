@@ -28,8 +28,54 @@ variable "hosted_zone_id" {
 }
 
 variable "api_domain" {
-  description = "Public API host name (Route 53 failover record); M-Pesa callback URLs are built on it. Each region also gets \"<aws region>.<api_domain>\"."
+  description = "Public API host name, served by CloudFront; M-Pesa callback URLs are built on it. Each region also gets \"<aws region>.<api_domain>\"."
   type        = string
+}
+
+variable "origin_domain" {
+  description = "Route 53 failover record name that CloudFront forwards to (both regions' API Gateway serve it); null = \"origin.<api_domain>\"."
+  type        = string
+  default     = null
+}
+
+variable "mpesa_callback_source_cidrs" {
+  description = "Safaricom source ranges (IPv4 CIDRs) allowed to call /v1/callbacks/*; WAF blocks callbacks from anywhere else. Confirm the current list with Safaricom (terraform.tfvars.example)."
+  type        = list(string)
+}
+
+variable "rate_limit_per_ip" {
+  description = "WAF: requests per client IP per 5 minutes before 429 (M-Pesa ranges and rate_limit_exempt_cidrs exempt). Sizing: infra/README.md, \"Edge\"."
+  type        = number
+  default     = 3000
+}
+
+variable "rate_limit_exempt_cidrs" {
+  description = "WAF: further IPv4 CIDRs exempt from the per-IP rate limit, e.g. where pmctl drills and load tests run."
+  type        = list(string)
+  default     = []
+}
+
+variable "origin_verify_active" {
+  description = "Which of the two origin-header secrets (\"a\" or \"b\") CloudFront sends; the API accepts both, so switching is a zero-downtime rotation (infra/README.md, \"Edge\")."
+  type        = string
+  default     = "a"
+
+  validation {
+    condition     = contains(["a", "b"], var.origin_verify_active)
+    error_message = "origin_verify_active must be \"a\" or \"b\"."
+  }
+}
+
+variable "monthly_budget_usd" {
+  description = "AWS Budgets monthly cost limit (actual 80 %/100 % and forecast 100 % alerts to the primary alarm topic). Default: above the default profile's idle cost in infra/README.md (the infra test checks it)."
+  type        = number
+  default     = 1000
+}
+
+variable "budget_environment_tag" {
+  description = "true = the budget counts only cost tagged Environment = var.environment (activate it as a cost allocation tag first); false = the whole account (one account per environment)."
+  type        = bool
+  default     = false
 }
 
 variable "lambda_zip_path" {
@@ -79,6 +125,18 @@ variable "lambda_reserved_concurrency" {
   description = "Reserved concurrency of the API Lambda in each region."
   type        = number
   default     = 100
+}
+
+variable "db_monitoring_interval_seconds" {
+  description = "Aurora Enhanced Monitoring interval in seconds; 0 disables it (lean profile)."
+  type        = number
+  default     = 60
+}
+
+variable "interface_endpoints" {
+  description = "Interface VPC endpoints per region; the lean profile keeps only secretsmanager (the rotation function needs it; Lambda logs and traces leave through the Lambda service)."
+  type        = list(string)
+  default     = ["secretsmanager", "logs", "xray"]
 }
 
 variable "health_check_interval" {

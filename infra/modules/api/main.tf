@@ -1,6 +1,8 @@
 # One region's API: the Rust Lambda (provided.al2023) behind an API Gateway HTTP API that is
 # reachable only through custom domains (the default execute-api endpoint is disabled:
-# Safaricom refuses M-Pesa callback URLs containing "exe"/"exec").
+# Safaricom refuses M-Pesa callback URLs containing "exe"/"exec"), and on those only with
+# the secret origin header CloudFront adds (modules/edge): a Lambda REQUEST authorizer
+# refuses direct calls, except GET /ready for the Route 53 health checks.
 
 data "aws_region" "current" {}
 
@@ -198,12 +200,38 @@ resource "aws_apigatewayv2_integration" "lambda" {
   timeout_milliseconds   = 29000
 }
 
+# Everything but /ready needs the origin header: only CloudFront (behind its WAF) gets in.
+# Users' tokens are still verified by the API itself (Cognito JWT against a cached JWKS, so
+# it works when the user pool's region is down); M-Pesa callbacks carry no token.
 resource "aws_apigatewayv2_route" "default" {
-  #checkov:skip=CKV_AWS_309:Authorization is done in the API itself (Cognito JWT against a cached JWKS, so it works when the user pool's region is down); /ready and the M-Pesa callbacks must be reachable without a token.
   api_id             = aws_apigatewayv2_api.this.id
   route_key          = "$default"
   target             = "integrations/${aws_apigatewayv2_integration.lambda.id}"
+  authorization_type = "CUSTOM"
+  authorizer_id      = aws_apigatewayv2_authorizer.origin_verify.id
+}
+
+# Route 53 health checks call each region's own domain directly and cannot add headers.
+# /ready reveals only whether this region can serve (region name, role, database reachable).
+resource "aws_apigatewayv2_route" "ready" {
+  #checkov:skip=CKV_AWS_309:Route 53 health checks probe /ready directly on the regional domain and cannot send the origin header or a token; /ready exposes no data.
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = "GET /ready"
+  target             = "integrations/${aws_apigatewayv2_integration.lambda.id}"
   authorization_type = "NONE"
+}
+
+resource "aws_apigatewayv2_authorizer" "origin_verify" {
+  api_id                            = aws_apigatewayv2_api.this.id
+  name                              = "origin-verify"
+  authorizer_type                   = "REQUEST"
+  authorizer_uri                    = aws_lambda_function.origin_verify.invoke_arn
+  authorizer_payload_format_version = "2.0"
+  enable_simple_responses           = true
+  # A missing header is refused by API Gateway (401) without invoking anything; decisions
+  # are cached per header value, so CloudFront's traffic costs ~1 invocation per TTL.
+  identity_sources                 = ["$request.header.${var.origin_verify_header}"]
+  authorizer_result_ttl_in_seconds = var.origin_verify_cache_seconds
 }
 
 resource "aws_cloudwatch_log_group" "access" {
@@ -227,12 +255,14 @@ resource "aws_apigatewayv2_stage" "default" {
   access_log_settings {
     destination_arn = aws_cloudwatch_log_group.access.arn
     format = jsonencode({
-      requestId        = "$context.requestId"
-      requestTime      = "$context.requestTime"
-      ip               = "$context.identity.sourceIp"
-      domain           = "$context.domainName"
-      method           = "$context.httpMethod"
-      path             = "$context.path"
+      requestId   = "$context.requestId"
+      requestTime = "$context.requestTime"
+      ip          = "$context.identity.sourceIp"
+      domain      = "$context.domainName"
+      method      = "$context.httpMethod"
+      # The route, never the raw path: M-Pesa callback paths carry a secret token.
+      routeKey         = "$context.routeKey"
+      authorizerError  = "$context.authorizer.error"
       status           = "$context.status"
       latencyMs        = "$context.responseLatency"
       integrationMs    = "$context.integrationLatency"
@@ -246,10 +276,11 @@ resource "aws_apigatewayv2_stage" "default" {
 }
 
 # ---------------------------------------------------------------------------------------
-# Custom domains: the shared failover name and this region's own name, one certificate.
+# Custom domains: the shared origin (Route 53 failover) name CloudFront connects to, and
+# this region's own name, one certificate. The public name (api_domain) is CloudFront's.
 # ---------------------------------------------------------------------------------------
 resource "aws_acm_certificate" "api" {
-  domain_name               = var.api_domain
+  domain_name               = var.origin_domain
   subject_alternative_names = [var.regional_domain]
   validation_method         = "DNS"
 
@@ -290,7 +321,7 @@ resource "aws_acm_certificate_validation" "api" {
 }
 
 resource "aws_apigatewayv2_domain_name" "shared" {
-  domain_name = var.api_domain
+  domain_name = var.origin_domain
 
   domain_name_configuration {
     certificate_arn = aws_acm_certificate_validation.api.certificate_arn

@@ -33,8 +33,8 @@ output "stage_name" {
   value       = aws_apigatewayv2_stage.default.name
 }
 
-output "api_domain" {
-  description = "The shared (failover) host name this API serves."
+output "origin_domain" {
+  description = "The shared origin (Route 53 failover) host name this API serves."
   value       = aws_apigatewayv2_domain_name.shared.domain_name
 }
 
@@ -49,4 +49,9 @@ output "shared_target" {
     name    = aws_apigatewayv2_domain_name.shared.domain_name_configuration[0].target_domain_name
     zone_id = aws_apigatewayv2_domain_name.shared.domain_name_configuration[0].hosted_zone_id
   }
+}
+
+output "origin_verify_function_name" {
+  description = "Name of the origin-verify authorizer Lambda."
+  value       = aws_lambda_function.origin_verify.function_name
 }

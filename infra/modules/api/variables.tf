@@ -90,8 +90,47 @@ variable "auth" {
 }
 
 variable "api_domain" {
-  description = "The public API host name served by both regions behind Route 53 failover (e.g. api.pm.example.co.ke). M-Pesa callback URLs use it."
+  description = "The public API host name (CloudFront, e.g. api.pm.example.co.ke); M-Pesa callback URLs and PM_PUBLIC_BASE_URL use it."
   type        = string
+}
+
+variable "origin_domain" {
+  description = "The Route 53 failover name both regions serve (e.g. origin.api.pm.example.co.ke): CloudFront's origin. This API's shared custom domain has this name."
+  type        = string
+}
+
+variable "origin_verify_header" {
+  description = "Name of the secret header CloudFront adds to origin requests (lower case); the authorizer admits only requests carrying it."
+  type        = string
+  default     = "x-origin-verify"
+
+  validation {
+    condition     = can(regex("^x-[a-z0-9-]+$", var.origin_verify_header))
+    error_message = "origin_verify_header must be a lower-case x-... header name."
+  }
+}
+
+variable "origin_verify_secrets" {
+  description = "Accepted values of the origin header: the value CloudFront sends, plus the previous one during a rotation. No commas (they separate the values)."
+  type        = list(string)
+  sensitive   = true
+
+  validation {
+    condition     = length(var.origin_verify_secrets) > 0 && alltrue([for s in var.origin_verify_secrets : length(s) >= 32 && !strcontains(s, ",")])
+    error_message = "origin_verify_secrets needs at least one value, each >= 32 characters and without commas."
+  }
+}
+
+variable "origin_verify_cache_seconds" {
+  description = "How long API Gateway caches the authorizer's decision per header value (0-3600 s)."
+  type        = number
+  default     = 300
+}
+
+variable "origin_verify_reserved_concurrency" {
+  description = "Reserved concurrency of the authorizer Lambda (bounds the cost of direct calls with wrong header values)."
+  type        = number
+  default     = 10
 }
 
 variable "regional_domain" {

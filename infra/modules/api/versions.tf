@@ -9,5 +9,9 @@ terraform {
       # regional record; passed explicitly so no global resource rides on a default.
       configuration_aliases = [aws.dns]
     }
+    archive = {
+      source  = "hashicorp/archive"
+      version = "~> 2.4"
+    }
   }
 }

@@ -113,6 +113,17 @@ resource "aws_kms_key" "telemetry" {
           StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id }
         }
       },
+      {
+        # Budget alerts (modules/budget) publish to the primary region's encrypted topic.
+        Sid       = "BudgetsToEncryptedSns"
+        Effect    = "Allow"
+        Principal = { Service = "budgets.${data.aws_partition.current.dns_suffix}" }
+        Action    = ["kms:Decrypt", "kms:GenerateDataKey*"]
+        Resource  = "*"
+        Condition = {
+          StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id }
+        }
+      },
     ]
   })
 

@@ -33,16 +33,30 @@ resource "aws_sns_topic_policy" "alarms" {
   arn = aws_sns_topic.alarms.arn
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [{
-      Sid       = "CloudWatchAlarmsPublish"
-      Effect    = "Allow"
-      Principal = { Service = "cloudwatch.${data.aws_partition.current.dns_suffix}" }
-      Action    = "sns:Publish"
-      Resource  = aws_sns_topic.alarms.arn
-      Condition = {
-        StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id }
-      }
-    }]
+    Statement = [
+      {
+        Sid       = "CloudWatchAlarmsPublish"
+        Effect    = "Allow"
+        Principal = { Service = "cloudwatch.${data.aws_partition.current.dns_suffix}" }
+        Action    = "sns:Publish"
+        Resource  = aws_sns_topic.alarms.arn
+        Condition = {
+          StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id }
+        }
+      },
+      {
+        # The environment's cost budget (modules/budget) alerts through this topic.
+        Sid       = "BudgetsPublish"
+        Effect    = "Allow"
+        Principal = { Service = "budgets.${data.aws_partition.current.dns_suffix}" }
+        Action    = "sns:Publish"
+        Resource  = aws_sns_topic.alarms.arn
+        Condition = {
+          StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id }
+          ArnLike      = { "aws:SourceArn" = "arn:${data.aws_partition.current.partition}:budgets::${data.aws_caller_identity.current.account_id}:*" }
+        }
+      },
+    ]
   })
 }
 
