@@ -94,7 +94,7 @@ impl Modify for BearerAuth {
         super::callbacks::stk_callback,
     ),
     components(
-        schemas(Problem, InvalidParam),
+        schemas(Problem, InvalidParam, crate::store::page::Limit, crate::store::page::Cursor, super::reconciliations::Flag, crate::domain::Day, crate::domain::Period),
         responses(doc::BadRequest, doc::Unauthorized, doc::NotFound, doc::Conflict, doc::Unprocessable, doc::Forbidden, doc::Unavailable)
     ),
     tags(
@@ -199,6 +199,9 @@ fn refine(doc: &mut Value) {
     ];
     for (path, method, status, l) in more {
         let at = &mut doc["paths"][path][method]["responses"][status]["links"];
+        if at.is_null() {
+            *at = json!({});
+        }
         if let (Some(o), Some(add)) = (at.as_object_mut(), l.as_object()) {
             o.extend(add.clone());
         }
