@@ -66,7 +66,6 @@ super::schema::schema_of!(
 pub struct C2bValidation {
     /// Whole shillings, usually a decimal string ("1500.00"); anything else is rejected
     /// with `C2B00013`.
-    #[schema(value_type = Object)]
     pub trans_amount: Option<serde_json::Value>,
     /// The account number the payer typed; an unknown one is rejected with `C2B00012`.
     pub bill_ref_number: Option<DarajaText>,

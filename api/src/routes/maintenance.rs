@@ -79,6 +79,11 @@ async fn show(State(st): State<AppState>, Landlord(me): Landlord, Path(id): Path
     resource::show(&st, &me, &id).await
 }
 
+/// A field that may be absent but not `null`.
+fn some<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
 /// `Some(None)` for an explicit `null`, `None` when absent.
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Text200>>, D::Error> {
     Option::<Text200>::deserialize(d).map(Some)
@@ -91,16 +96,24 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Text200>>, D
 pub struct Change {
     /// The next status: open → in_progress | cancelled; in_progress → resolved | cancelled.
     /// Anything else is a 409 naming `status`.
+    #[serde(default, deserialize_with = "some")]
+    #[schema(value_type = Status, required = false)]
     status: Option<Status>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<Text200>)]
+    #[schema(value_type = Option<Text200>, required = false)]
     assignee: Option<Option<Text200>>,
+    #[serde(default, deserialize_with = "some")]
+    #[schema(value_type = Priority, required = false)]
     priority: Option<Priority>,
     /// Only with `status: resolved`: what the work cost; recorded as an expense of the
     /// unit's property (category `maintenance`).
+    #[serde(default, deserialize_with = "some")]
+    #[schema(value_type = PositiveKes, required = false)]
     cost: Option<PositiveKes>,
     /// Only with `cost`: the expense's date (default today, East Africa Time).
+    #[serde(default, deserialize_with = "some")]
+    #[schema(value_type = Day, required = false)]
     resolved_on: Option<Day>,
 }
 
