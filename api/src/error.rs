@@ -137,7 +137,13 @@ pub fn problem_response(
     detail: String,
     params: &[InvalidParam],
 ) -> Response {
-    with_problem_type((status, axum::Json(Problem::new(status, kind, detail, params))).into_response())
+    with_problem_type(
+        (
+            status,
+            axum::Json(Problem::new(status, kind, detail, params)),
+        )
+            .into_response(),
+    )
 }
 
 fn with_problem_type(mut resp: Response) -> Response {

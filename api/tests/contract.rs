@@ -45,7 +45,8 @@ async fn schemathesis_finds_no_contract_violation() {
     let (unit, tenant, lease) = rental(&app, me, "K-1", 20_000).await;
     let (_, props) = app.get(me, "/v1/properties").await;
     let property = props["items"][0]["id"].as_str().unwrap().to_string();
-    app.post(me, "/v1/invoices/generate", json!({"period": "2026-02"})).await;
+    app.post(me, "/v1/invoices/generate", json!({"period": "2026-02"}))
+        .await;
     let cb = app.callback_token(me).await;
     let (s, _) = app
         .post_raw(
@@ -57,11 +58,19 @@ async fn schemathesis_finds_no_contract_violation() {
     let (_, susp) = app.get(me, "/v1/payments?status=unmatched").await;
     let payment = susp["items"][0]["id"].as_str().unwrap().to_string();
     let (s, _) = app
-        .post(me, "/v1/stk-requests", json!({"checkout_request_id": "ws_CO_contract", "lease_id": lease, "amount": 100}))
+        .post(
+            me,
+            "/v1/stk-requests",
+            json!({"checkout_request_id": "ws_CO_contract", "lease_id": lease, "amount": 100}),
+        )
         .await;
     assert_eq!(s, 201);
     let (s, m) = app
-        .post(me, "/v1/maintenance-requests", json!({"unit_id": unit, "title": "Leaking tap"}))
+        .post(
+            me,
+            "/v1/maintenance-requests",
+            json!({"unit_id": unit, "title": "Leaking tap"}),
+        )
         .await;
     assert_eq!(s, 201, "{m}");
     let (s, e) = app
@@ -81,8 +90,14 @@ async fn schemathesis_finds_no_contract_violation() {
         ("getPayment", payment.clone()),
         ("matchPayment", payment.clone()),
         ("getStkRequest", "ws_CO_contract".to_string()),
-        ("getMaintenanceRequest", m["id"].as_str().unwrap().to_string()),
-        ("updateMaintenanceRequest", m["id"].as_str().unwrap().to_string()),
+        (
+            "getMaintenanceRequest",
+            m["id"].as_str().unwrap().to_string(),
+        ),
+        (
+            "updateMaintenanceRequest",
+            m["id"].as_str().unwrap().to_string(),
+        ),
         ("getExpense", e["id"].as_str().unwrap().to_string()),
     ];
     let mut config = CONFIG.to_string();
@@ -107,7 +122,14 @@ async fn schemathesis_finds_no_contract_violation() {
         .args(["--url", &app.base])
         .args(["--checks", "all"])
         .args(["--phases", "examples,coverage,fuzzing,stateful"])
-        .args(["--max-examples", "20", "--max-time", "170", "--workers", "2"])
+        .args([
+            "--max-examples",
+            "20",
+            "--max-time",
+            "170",
+            "--workers",
+            "2",
+        ])
         .args(["--seed", "16", "--generation-database", "none"])
         .args(["--request-timeout", "10", "--no-color"])
         .current_dir(dir.path())
@@ -146,5 +168,8 @@ async fn schemathesis_finds_no_contract_violation() {
         started.elapsed(),
         server_log.lines().filter(|l| l.contains("ERROR") || l.contains("WARN")).take(40).collect::<Vec<_>>().join("\n")
     );
-    assert!(!server_log.contains("internal error"), "a 500 happened:\n{server_log}");
+    assert!(
+        !server_log.contains("internal error"),
+        "a 500 happened:\n{server_log}"
+    );
 }

@@ -20,7 +20,11 @@ async fn nul_and_control_characters_are_400s_naming_the_field() {
     let (_, props) = app.get(me, "/v1/properties").await;
     let property = props["items"][0]["id"].as_str().unwrap().to_string();
     let (_, m) = app
-        .post(me, "/v1/maintenance-requests", json!({"unit_id": unit, "title": "Door"}))
+        .post(
+            me,
+            "/v1/maintenance-requests",
+            json!({"unit_id": unit, "title": "Door"}),
+        )
         .await;
     let mid = m["id"].as_str().unwrap().to_string();
     let cb = app.callback_token(me).await;
@@ -29,20 +33,90 @@ async fn nul_and_control_characters_are_400s_naming_the_field() {
     // One case per kind of field: short text, paragraph, phone, national ID, account
     // reference, money string, enum, period, date, reference, checkout id, PATCH text.
     let cases: Vec<(&str, String, Value, &str)> = vec![
-        ("post", "/v1/properties".into(), json!({"name": "A\u{0}", "county": "Nairobi", "address": "x"}), "name"),
-        ("post", "/v1/properties".into(), json!({"name": "A", "county": "Nai\u{7}robi", "address": "x"}), "county"),
-        ("post", "/v1/tenants".into(), json!({"name": "W", "phone": "0712\u{0}345678"}), "phone"),
-        ("post", "/v1/tenants".into(), json!({"name": "W", "phone": "0712345678", "national_id": "123\u{0}45"}), "national_id"),
-        ("post", "/v1/units".into(), json!({"property_id": property, "label": "L", "monthly_rent": 1, "deposit": 0, "account_ref": "Z\u{0}"}), "account_ref"),
-        ("post", "/v1/units".into(), json!({"property_id": property, "label": "L", "monthly_rent": "1\u{0}", "deposit": 0, "account_ref": "Z"}), "monthly_rent"),
-        ("post", "/v1/expenses".into(), json!({"property_id": property, "category": "repairs\u{0}", "amount": 1, "spent_on": "2026-02-01"}), "category"),
-        ("post", "/v1/expenses".into(), json!({"property_id": property, "category": "repairs", "amount": 1, "spent_on": "2026-02-01\u{0}"}), "spent_on"),
-        ("post", "/v1/expenses".into(), json!({"property_id": property, "category": "repairs", "amount": 1, "spent_on": "2026-02-01", "note": "n\u{1b}[31m"}), "note"),
-        ("post", "/v1/invoices/generate".into(), json!({"period": "2026-02\u{0}"}), "period"),
-        ("post", "/v1/stk-requests".into(), json!({"checkout_request_id": "ws\u{0}", "lease_id": lease, "amount": 1}), "checkout_request_id"),
-        ("post", "/v1/maintenance-requests".into(), json!({"unit_id": unit, "title": "T", "description": "line\u{0}"}), "description"),
-        ("patch", format!("/v1/maintenance-requests/{mid}"), json!({"assignee": "Juma\u{0}"}), "assignee"),
-        ("post", "/v1/payments/00000000-0000-0000-0000-000000000000/match".into(), json!({"lease_id": lease, "kind": "rent\u{0}"}), "kind"),
+        (
+            "post",
+            "/v1/properties".into(),
+            json!({"name": "A\u{0}", "county": "Nairobi", "address": "x"}),
+            "name",
+        ),
+        (
+            "post",
+            "/v1/properties".into(),
+            json!({"name": "A", "county": "Nai\u{7}robi", "address": "x"}),
+            "county",
+        ),
+        (
+            "post",
+            "/v1/tenants".into(),
+            json!({"name": "W", "phone": "0712\u{0}345678"}),
+            "phone",
+        ),
+        (
+            "post",
+            "/v1/tenants".into(),
+            json!({"name": "W", "phone": "0712345678", "national_id": "123\u{0}45"}),
+            "national_id",
+        ),
+        (
+            "post",
+            "/v1/units".into(),
+            json!({"property_id": property, "label": "L", "monthly_rent": 1, "deposit": 0, "account_ref": "Z\u{0}"}),
+            "account_ref",
+        ),
+        (
+            "post",
+            "/v1/units".into(),
+            json!({"property_id": property, "label": "L", "monthly_rent": "1\u{0}", "deposit": 0, "account_ref": "Z"}),
+            "monthly_rent",
+        ),
+        (
+            "post",
+            "/v1/expenses".into(),
+            json!({"property_id": property, "category": "repairs\u{0}", "amount": 1, "spent_on": "2026-02-01"}),
+            "category",
+        ),
+        (
+            "post",
+            "/v1/expenses".into(),
+            json!({"property_id": property, "category": "repairs", "amount": 1, "spent_on": "2026-02-01\u{0}"}),
+            "spent_on",
+        ),
+        (
+            "post",
+            "/v1/expenses".into(),
+            json!({"property_id": property, "category": "repairs", "amount": 1, "spent_on": "2026-02-01", "note": "n\u{1b}[31m"}),
+            "note",
+        ),
+        (
+            "post",
+            "/v1/invoices/generate".into(),
+            json!({"period": "2026-02\u{0}"}),
+            "period",
+        ),
+        (
+            "post",
+            "/v1/stk-requests".into(),
+            json!({"checkout_request_id": "ws\u{0}", "lease_id": lease, "amount": 1}),
+            "checkout_request_id",
+        ),
+        (
+            "post",
+            "/v1/maintenance-requests".into(),
+            json!({"unit_id": unit, "title": "T", "description": "line\u{0}"}),
+            "description",
+        ),
+        (
+            "patch",
+            format!("/v1/maintenance-requests/{mid}"),
+            json!({"assignee": "Juma\u{0}"}),
+            "assignee",
+        ),
+        (
+            "post",
+            "/v1/payments/00000000-0000-0000-0000-000000000000/match".into(),
+            json!({"lease_id": lease, "kind": "rent\u{0}"}),
+            "kind",
+        ),
     ];
     for (method, path, body, name) in cases {
         let (s, v) = match method {
@@ -71,20 +145,29 @@ async fn nul_and_control_characters_are_400s_naming_the_field() {
     let mut c = c2b("SBKNUL1", "5.00", "N-1");
     c["TransID"] = json!("SBK\u{0}1");
     let (s, v) = app
-        .post_raw(&format!("/v1/callbacks/c2b/{cb}/confirmation"), &c.to_string())
+        .post_raw(
+            &format!("/v1/callbacks/c2b/{cb}/confirmation"),
+            &c.to_string(),
+        )
         .await;
     assert_eq!((s, field(&v)), (400, "TransID"), "{v}");
     assert_eq!(v["ResultCode"], 1);
     let mut c = c2b("SBKNUL2", "5.00", "N-1");
     c["FirstName"] = json!("WAN\u{0}JIRU"); // a field we ignore is still not stored-unsafe
     let (s, v) = app
-        .post_raw(&format!("/v1/callbacks/c2b/{cb}/confirmation"), &c.to_string())
+        .post_raw(
+            &format!("/v1/callbacks/c2b/{cb}/confirmation"),
+            &c.to_string(),
+        )
         .await;
     assert_eq!((s, field(&v)), (400, "FirstName"), "{v}");
     let mut c = c2b("SBKNUL3", "5.00", "N-1");
     c["BillRefNumber"] = json!("N-1\u{0}");
     let (s, v) = app
-        .post_raw(&format!("/v1/callbacks/c2b/{cb}/validation"), &c.to_string())
+        .post_raw(
+            &format!("/v1/callbacks/c2b/{cb}/validation"),
+            &c.to_string(),
+        )
         .await;
     assert_eq!((s, field(&v)), (400, "BillRefNumber"), "{v}");
     assert_eq!(v["ResultCode"], "C2B00016");
@@ -94,7 +177,11 @@ async fn nul_and_control_characters_are_400s_naming_the_field() {
         .post_raw(&format!("/v1/callbacks/stk/{cb}"), &stk.to_string())
         .await;
     assert_eq!((s, field(&v)), (400, "Body.stkCallback.ResultDesc"), "{v}");
-    assert_eq!(app.snapshot().await, before, "a refused request changed the database");
+    assert_eq!(
+        app.snapshot().await,
+        before,
+        "a refused request changed the database"
+    );
     assert!(!app.logs().contains("internal error"));
 }
 
@@ -105,7 +192,10 @@ async fn json_arrays_are_not_objects() {
     let cb = app.callback_token(me).await;
     let before = app.snapshot().await;
     for (path, body) in [
-        ("/v1/properties", json!(["Arr Court", "Nairobi", "2 Road", null])),
+        (
+            "/v1/properties",
+            json!(["Arr Court", "Nairobi", "2 Road", null]),
+        ),
         ("/v1/tenants", json!(["W", "0712345678", null])),
         ("/v1/invoices/generate", json!(["2026-02"])),
     ] {
@@ -113,11 +203,16 @@ async fn json_arrays_are_not_objects() {
         assert_eq!((s, field(&v)), (400, "body"), "{path}: {v}");
         assert_eq!(v["invalid-params"][0]["reason"], "must be a JSON object");
     }
-    let (s, v) = app.put(me, "/v1/landlord/shortcode", json!(["600984"])).await;
+    let (s, v) = app
+        .put(me, "/v1/landlord/shortcode", json!(["600984"]))
+        .await;
     assert_eq!((s, field(&v)), (400, "body"), "{v}");
     // Nested objects too.
     let (s, v) = app
-        .post_raw(&format!("/v1/callbacks/stk/{cb}"), &json!({"Body": [["ws_CO_1", 0]]}).to_string())
+        .post_raw(
+            &format!("/v1/callbacks/stk/{cb}"),
+            &json!({"Body": [["ws_CO_1", 0]]}).to_string(),
+        )
         .await;
     assert_eq!((s, field(&v)), (400, "Body"), "{v}");
     assert_eq!(app.snapshot().await, before);
@@ -140,10 +235,16 @@ async fn callbacks_check_the_token_before_the_body_and_answer_with_one_result_co
     }
     // Validation answers strings, always.
     let (_, ok) = app
-        .post_raw(&format!("/v1/callbacks/c2b/{cb}/validation"), &c2b("X1", "5.00", "R-1").to_string())
+        .post_raw(
+            &format!("/v1/callbacks/c2b/{cb}/validation"),
+            &c2b("X1", "5.00", "R-1").to_string(),
+        )
         .await;
     let (_, no) = app
-        .post_raw(&format!("/v1/callbacks/c2b/{cb}/validation"), &c2b("X1", "5.00", "NOPE").to_string())
+        .post_raw(
+            &format!("/v1/callbacks/c2b/{cb}/validation"),
+            &c2b("X1", "5.00", "NOPE").to_string(),
+        )
         .await;
     let (_, bad) = app
         .post_raw(&format!("/v1/callbacks/c2b/{cb}/validation"), "[]")
@@ -155,7 +256,10 @@ async fn callbacks_check_the_token_before_the_body_and_answer_with_one_result_co
     assert_eq!(no["ResultCode"], "C2B00012");
     // Confirmation and STK answer numbers, always.
     let (_, ack) = app
-        .post_raw(&format!("/v1/callbacks/c2b/{cb}/confirmation"), &c2b("SBKRC1", "5.00", "R-1").to_string())
+        .post_raw(
+            &format!("/v1/callbacks/c2b/{cb}/confirmation"),
+            &c2b("SBKRC1", "5.00", "R-1").to_string(),
+        )
         .await;
     let (_, bad) = app
         .post_raw(&format!("/v1/callbacks/c2b/{cb}/confirmation"), "{}")
@@ -164,9 +268,20 @@ async fn callbacks_check_the_token_before_the_body_and_answer_with_one_result_co
     assert_eq!(bad["ResultCode"], 1, "{bad}");
     assert_eq!(field(&bad), "TransID");
     // The document says the same.
-    let doc: Value = app.http.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = app
+        .http
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let s = &doc["components"]["schemas"];
-    assert_eq!(s["ValidationAnswer"]["properties"]["ResultCode"]["type"], "string");
+    assert_eq!(
+        s["ValidationAnswer"]["properties"]["ResultCode"]["type"],
+        "string"
+    );
     assert_eq!(s["Ack"]["properties"]["ResultCode"]["type"], "integer");
 }
 
@@ -186,7 +301,11 @@ async fn stk_item_values_may_be_numbers_or_strings() {
     {
         let id = format!("ws_CO_val{i}");
         let (s, _) = app
-            .post(me, "/v1/stk-requests", json!({"checkout_request_id": id, "lease_id": lease, "amount": 100}))
+            .post(
+                me,
+                "/v1/stk-requests",
+                json!({"checkout_request_id": id, "lease_id": lease, "amount": 100}),
+            )
             .await;
         assert_eq!(s, 201);
         let body = json!({"Body": {"stkCallback": {"MerchantRequestID": "m", "CheckoutRequestID": id,
@@ -196,16 +315,31 @@ async fn stk_item_values_may_be_numbers_or_strings() {
                 {"Name": "Balance"},
                 {"Name": "TransactionDate", "Value": date},
                 {"Name": "PhoneNumber", "Value": 254708374149u64}]}}}});
-        let (s, v) = app.post_raw(&format!("/v1/callbacks/stk/{cb}"), &body.to_string()).await;
-        assert_eq!((s, &v), (200, &json!({"ResultCode": 0, "ResultDesc": "Accepted"})), "{i}");
+        let (s, v) = app
+            .post_raw(&format!("/v1/callbacks/stk/{cb}"), &body.to_string())
+            .await;
+        assert_eq!(
+            (s, &v),
+            (200, &json!({"ResultCode": 0, "ResultDesc": "Accepted"})),
+            "{i}"
+        );
     }
     assert_eq!(
-        app.db().await.count("SELECT count(*) FROM payments WHERE method='mpesa_stk'").await,
+        app.db()
+            .await
+            .count("SELECT count(*) FROM payments WHERE method='mpesa_stk'")
+            .await,
         3
     );
     // A value of another JSON type is refused, naming it.
     let body = json!({"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_x", "ResultCode": 0,
         "CallbackMetadata": {"Item": [{"Name": "Amount", "Value": {"v": 1}}]}}}});
-    let (s, v) = app.post_raw(&format!("/v1/callbacks/stk/{cb}"), &body.to_string()).await;
-    assert_eq!((s, field(&v)), (400, "Body.stkCallback.CallbackMetadata.Item[0].Value"), "{v}");
+    let (s, v) = app
+        .post_raw(&format!("/v1/callbacks/stk/{cb}"), &body.to_string())
+        .await;
+    assert_eq!(
+        (s, field(&v)),
+        (400, "Body.stkCallback.CallbackMetadata.Item[0].Value"),
+        "{v}"
+    );
 }

@@ -111,8 +111,14 @@ mod tests {
         let invs = [inv(1, 1, 10_000), inv(2, 2, 10_000)];
         let k = |v| Kes::new(v).unwrap();
         let s = settle(&[("p1", k(12_000)), ("p2", k(9_000))], &invs);
-        let got: Vec<_> = s.iter().map(|(p, a)| (*p, a.invoice, a.amount.shillings())).collect();
-        assert_eq!(got, vec![("p1", 1, 10_000), ("p1", 2, 2_000), ("p2", 2, 8_000)]);
+        let got: Vec<_> = s
+            .iter()
+            .map(|(p, a)| (*p, a.invoice, a.amount.shillings()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![("p1", 1, 10_000), ("p1", 2, 2_000), ("p2", 2, 8_000)]
+        );
     }
 
     proptest! {

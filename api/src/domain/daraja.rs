@@ -231,7 +231,13 @@ impl StkCallback {
             return Err((MD, "is required when ResultCode is 0".into(), true));
         }
         let amount = match self.item("Amount") {
-            None => return Err((MD, "must have an Amount item when ResultCode is 0".into(), true)),
+            None => {
+                return Err((
+                    MD,
+                    "must have an Amount item when ResultCode is 0".into(),
+                    true,
+                ))
+            }
             Some(StkValue::Number(n)) => Kes::from_json(&serde_json::Value::Number(n.clone())),
             Some(StkValue::Text(t)) => Kes::parse(&t.0),
         }
@@ -286,29 +292,38 @@ mod tests {
     use serde_json::json;
 
     fn cb(v: serde_json::Value) -> StkCallback {
-        serde_json::from_value::<StkEnvelope>(v).unwrap().body.stk_callback
+        serde_json::from_value::<StkEnvelope>(v)
+            .unwrap()
+            .body
+            .stk_callback
     }
 
     #[test]
     fn stk_values_may_be_numbers_or_strings() {
-        let c = cb(json!({"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": 0,
+        let c = cb(
+            json!({"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": 0,
             "CallbackMetadata": {"Item": [
                 {"Name": "Amount", "Value": "5000.00"},
                 {"Name": "MpesaReceiptNumber", "Value": "nlj7rt61sv"},
                 {"Name": "Balance"},
-                {"Name": "TransactionDate", "Value": "20260206102115"}]}}}}));
+                {"Name": "TransactionDate", "Value": "20260206102115"}]}}}}),
+        );
         match c.outcome(Utc::now()).unwrap() {
-            StkOutcome::Paid { amount, receipt, .. } => {
+            StkOutcome::Paid {
+                amount, receipt, ..
+            } => {
                 assert_eq!(amount.shillings(), 5000);
                 assert_eq!(receipt.as_str(), "NLJ7RT61SV");
             }
             other => panic!("{other:?}"),
         }
-        let c = cb(json!({"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": 0,
+        let c = cb(
+            json!({"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": 0,
             "CallbackMetadata": {"Item": [
                 {"Name": "Amount", "Value": 5000},
                 {"Name": "MpesaReceiptNumber", "Value": "X1"},
-                {"Name": "TransactionDate", "Value": 20260230102115u64}]}}}}));
+                {"Name": "TransactionDate", "Value": 20260230102115u64}]}}}}),
+        );
         assert!(!c.outcome(Utc::now()).unwrap_err().2, "not a real day: 422");
     }
 }

@@ -13,7 +13,9 @@ pub struct Kes(i64);
 pub enum MoneyError {
     #[error("must not be empty")]
     Empty,
-    #[error("must be whole shillings: an integer such as 1500 or a decimal string such as 1500.00")]
+    #[error(
+        "must be whole shillings: an integer such as 1500 or a decimal string such as 1500.00"
+    )]
     Malformed,
     #[error("must be whole shillings (M-Pesa moves no fractions of a shilling)")]
     Fractional,
@@ -82,7 +84,9 @@ impl Kes {
             serde_json::Value::String(s) => Kes::parse(s),
             serde_json::Value::Number(n) => {
                 if let Some(u) = n.as_u64() {
-                    i64::try_from(u).map_err(|_| MoneyError::TooLarge).and_then(Kes::new)
+                    i64::try_from(u)
+                        .map_err(|_| MoneyError::TooLarge)
+                        .and_then(Kes::new)
                 } else if let Some(i) = n.as_i64() {
                     Kes::new(i)
                 } else {
@@ -251,8 +255,14 @@ mod tests {
             Err(MoneyError::Malformed)
         );
         assert_eq!(Kes::from_json(&serde_json::json!(-0.0)), Ok(Kes(0)));
-        assert_eq!(Kes::from_json(&serde_json::json!(1e12)), Ok(Kes(MAX_SHILLINGS)));
-        assert_eq!(Kes::from_json(&serde_json::json!(1e13)), Err(MoneyError::TooLarge));
+        assert_eq!(
+            Kes::from_json(&serde_json::json!(1e12)),
+            Ok(Kes(MAX_SHILLINGS))
+        );
+        assert_eq!(
+            Kes::from_json(&serde_json::json!(1e13)),
+            Err(MoneyError::TooLarge)
+        );
         // Messages say what is wanted, whole (no value was ever quoted in them).
         assert!(MoneyError::Malformed.to_string().ends_with("1500.00"));
     }

@@ -113,8 +113,7 @@ checked_string!(
 impl CheckoutRequestId {
     fn check(s: &str) -> bool {
         (1..=64).contains(&s.len())
-            && s
-                .bytes()
+            && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
     }
 }

@@ -107,10 +107,7 @@ impl FromStr for Period {
     type Err = PeriodError;
     fn from_str(s: &str) -> Result<Period, PeriodError> {
         let (y, m) = s.split_once('-').ok_or(PeriodError)?;
-        if y.len() != 4
-            || m.len() != 2
-            || !y.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit())
-        {
+        if y.len() != 4 || m.len() != 2 || !y.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()) {
             return Err(PeriodError);
         }
         Period::new(
@@ -173,7 +170,9 @@ mod tests {
         assert_eq!(p.overlap_days(d(1, 1), Some(d(2, 10))), 10);
         assert_eq!(p.overlap_days(d(3, 1), None), 0);
         assert_eq!(p.overlap_days(d(1, 1), Some(d(1, 31))), 0);
-        for bad in ["2026-13", "2026-1", "26-01", "2026/01", "", "+202-01", " 2026-01"] {
+        for bad in [
+            "2026-13", "2026-1", "26-01", "2026/01", "", "+202-01", " 2026-01",
+        ] {
             assert!(bad.parse::<Period>().is_err(), "{bad}");
         }
     }

@@ -60,7 +60,8 @@ impl<'de> Deserialize<'de> for Msisdn {
 
 /// The numbers [`Msisdn::parse`] accepts: optional `+`, spaces, dashes and parentheses
 /// anywhere, then 254, 0 or nothing before 9 digits starting with 7 or 1.
-pub const MSISDN_PATTERN: &str = r"^[ ()-]*(?:\+[ ()-]*)?(?:2[ ()-]*5[ ()-]*4[ ()-]*|0[ ()-]*)?[71](?:[ ()-]*[0-9]){8}[ ()-]*$";
+pub const MSISDN_PATTERN: &str =
+    r"^[ ()-]*(?:\+[ ()-]*)?(?:2[ ()-]*5[ ()-]*4[ ()-]*|0[ ()-]*)?[71](?:[ ()-]*[0-9]){8}[ ()-]*$";
 
 super::schema::schema_of!(
     Msisdn,

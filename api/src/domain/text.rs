@@ -9,7 +9,8 @@ use super::schema::CONTROL;
 pub const CONTROL_CHARS: &str = "must not contain control characters";
 
 /// Unicode White_Space (what `str::trim` removes), in JSON Schema regex syntax.
-const WHITE: &str = r"\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+const WHITE: &str =
+    r"\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
 
 /// The pattern of a one-line text: no control character, at least one visible one.
 pub fn line_pattern() -> String {

@@ -37,7 +37,12 @@ pub fn is_json(h: &axum::http::HeaderMap) -> bool {
     h.get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(|ct| {
-            let ct = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            let ct = ct
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             ct == "application/json" || ct.ends_with("+json")
         })
         .unwrap_or(false)
@@ -48,19 +53,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.len() > MAX_BODY {
         return Err(ApiError::field("body", "must be at most 256 KiB"));
     }
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::BadRequest {
-            detail: format!(
-                "malformed JSON at line {} column {}",
-                e.line(),
-                e.column()
-            ),
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest {
+            detail: format!("malformed JSON at line {} column {}", e.line(), e.column()),
             params: vec![crate::error::InvalidParam {
                 name: "body".into(),
                 reason: "malformed JSON".into(),
             }],
-        }
-    })?;
+        })?;
     from_value(&value)
 }
 
@@ -108,8 +108,7 @@ pub mod reason {
     fn expected(exp: &str) -> String {
         let exp = exp.trim();
         let ints = [
-            "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128",
-            "isize",
+            "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
         ];
         if exp.starts_with("struct ") || exp.starts_with("a map") || exp == "map" {
             "a JSON object".into()
@@ -155,7 +154,10 @@ pub mod reason {
                 .split_once(", expected ")
                 .map(|(_, e)| e.trim_start_matches("one of ").replace('`', ""))
                 .unwrap_or_default();
-            return (None, format!("must be one of: {}", list.replace(" or ", ", ")));
+            return (
+                None,
+                format!("must be one of: {}", list.replace(" or ", ", ")),
+            );
         }
         if let Some(rest) = msg
             .strip_prefix("invalid type: ")

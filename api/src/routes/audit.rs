@@ -21,6 +21,10 @@ pub fn routes() -> Vec<ApiRoute> {
         (status = 400, response = doc::BadRequest),
         (status = 401, response = doc::Unauthorized),
         (status = 503, response = doc::Unavailable)))]
-async fn list(State(st): State<AppState>, Landlord(me): Landlord, q: ListParams<AuditFilter>) -> List<AuditEntry> {
+async fn list(
+    State(st): State<AppState>,
+    Landlord(me): Landlord,
+    q: ListParams<AuditFilter>,
+) -> List<AuditEntry> {
     resource::list(&st, &me, q).await
 }

@@ -162,13 +162,17 @@ async fn landlord_and_body<T: serde::de::DeserializeOwned>(
     validation: bool,
 ) -> Result<(String, T), CallbackError> {
     let e = |err| CallbackError::new(err, validation);
-    let me = service::landlord::by_callback_token(st, token).await.map_err(e)?;
+    let me = service::landlord::by_callback_token(st, token)
+        .await
+        .map_err(e)?;
     if !is_json(headers) {
-        return Err(e(ApiError::field("Content-Type", "must be application/json")));
+        return Err(e(ApiError::field(
+            "Content-Type",
+            "must be application/json",
+        )));
     }
     Ok((me, parse_json(body).map_err(e)?))
 }
-
 
 /// C2B validation: accepts a payment whose account number names one of the landlord's units.
 #[utoipa::path(post, path = "/v1/callbacks/c2b/{token}/validation", operation_id = "c2bValidation", tag = "callbacks", security(()),
@@ -256,13 +260,15 @@ async fn stk_callback(
         landlord_and_body(&st, &token, &headers, &body, false).await?;
     let cb = env.body.stk_callback;
     // Read everything before touching the database: a bad callback changes nothing.
-    let outcome = cb.outcome(chrono::Utc::now()).map_err(|(field, why, in_schema)| {
-        e(if in_schema {
-            ApiError::field(field, why)
-        } else {
-            ApiError::unprocessable_field(field, why)
-        })
-    })?;
+    let outcome = cb
+        .outcome(chrono::Utc::now())
+        .map_err(|(field, why, in_schema)| {
+            e(if in_schema {
+                ApiError::field(field, why)
+            } else {
+                ApiError::unprocessable_field(field, why)
+            })
+        })?;
     service::callbacks::record_stk(&st, &me, &cb, outcome)
         .await
         .map_err(e)?;

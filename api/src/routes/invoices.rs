@@ -60,6 +60,10 @@ async fn generate(
         (status = 400, response = doc::BadRequest),
         (status = 401, response = doc::Unauthorized),
         (status = 503, response = doc::Unavailable)))]
-async fn list(State(st): State<AppState>, Landlord(me): Landlord, q: ListParams<InvoiceFilter>) -> List<Invoice> {
+async fn list(
+    State(st): State<AppState>,
+    Landlord(me): Landlord,
+    q: ListParams<InvoiceFilter>,
+) -> List<Invoice> {
     resource::list(&st, &me, q).await
 }

@@ -79,7 +79,11 @@ async fn create(
         (status = 401, response = doc::Unauthorized),
         (status = 404, response = doc::NotFound),
         (status = 503, response = doc::Unavailable)))]
-async fn show(State(st): State<AppState>, Landlord(me): Landlord, Path(id): Path<String>) -> Show<Lease> {
+async fn show(
+    State(st): State<AppState>,
+    Landlord(me): Landlord,
+    Path(id): Path<String>,
+) -> Show<Lease> {
     resource::show(&st, &me, &id).await
 }
 
@@ -90,7 +94,11 @@ async fn show(State(st): State<AppState>, Landlord(me): Landlord, Path(id): Path
         (status = 400, response = doc::BadRequest),
         (status = 401, response = doc::Unauthorized),
         (status = 503, response = doc::Unavailable)))]
-async fn list(State(st): State<AppState>, Landlord(me): Landlord, q: ListParams<NoFilter>) -> List<Lease> {
+async fn list(
+    State(st): State<AppState>,
+    Landlord(me): Landlord,
+    q: ListParams<NoFilter>,
+) -> List<Lease> {
     resource::list(&st, &me, q).await
 }
 
@@ -109,6 +117,10 @@ async fn arrears(
     Query(q): Query<AsOf>,
 ) -> Result<axum::Json<LeaseArrears>, ApiError> {
     let id = path_id(&id, "lease")?;
-    let as_of = q.as_of.map_or_else(|| chrono::Utc::now().date_naive(), |d| d.0);
-    service::rentals::lease_arrears(&st, &me, id, as_of).await.map(axum::Json)
+    let as_of = q
+        .as_of
+        .map_or_else(|| chrono::Utc::now().date_naive(), |d| d.0);
+    service::rentals::lease_arrears(&st, &me, id, as_of)
+        .await
+        .map(axum::Json)
 }

@@ -75,7 +75,11 @@ async fn create(
         (status = 401, response = doc::Unauthorized),
         (status = 404, response = doc::NotFound),
         (status = 503, response = doc::Unavailable)))]
-async fn show(State(st): State<AppState>, Landlord(me): Landlord, Path(id): Path<String>) -> Show<MaintenanceRequest> {
+async fn show(
+    State(st): State<AppState>,
+    Landlord(me): Landlord,
+    Path(id): Path<String>,
+) -> Show<MaintenanceRequest> {
     resource::show(&st, &me, &id).await
 }
 
@@ -170,6 +174,10 @@ async fn update(
         (status = 400, response = doc::BadRequest),
         (status = 401, response = doc::Unauthorized),
         (status = 503, response = doc::Unavailable)))]
-async fn list(State(st): State<AppState>, Landlord(me): Landlord, q: ListParams<MaintenanceFilter>) -> List<MaintenanceRequest> {
+async fn list(
+    State(st): State<AppState>,
+    Landlord(me): Landlord,
+    q: ListParams<MaintenanceFilter>,
+) -> List<MaintenanceRequest> {
     resource::list(&st, &me, q).await
 }

@@ -14,9 +14,9 @@ pub mod maintenance;
 pub mod openapi;
 pub mod payments;
 pub mod properties;
-pub mod resource;
 pub mod reconciliations;
 pub mod reports;
+pub mod resource;
 pub mod tenants;
 pub mod units;
 
@@ -95,4 +95,3 @@ pub fn table(state: &AppState) -> Vec<ApiRoute> {
     .flatten()
     .collect()
 }
-

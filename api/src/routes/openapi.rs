@@ -144,8 +144,10 @@ fn refine(doc: &mut Value) {
     change["dependentRequired"] = json!({"cost": ["status"], "resolved_on": ["cost"]});
     change["dependentSchemas"] = json!({"cost": {"properties": {"status": {"const": "resolved"}}}});
     // A successful STK push carries its metadata: Amount and MpesaReceiptNumber items.
-    let named = |name: &str| json!({"contains": {"type": "object", "required": ["Name", "Value"],
-        "properties": {"Name": {"const": name}}}});
+    let named = |name: &str| {
+        json!({"contains": {"type": "object", "required": ["Name", "Value"],
+        "properties": {"Name": {"const": name}}}})
+    };
     schemas["StkCallback"]["if"] =
         json!({"properties": {"ResultCode": {"const": 0}}, "required": ["ResultCode"]});
     schemas["StkCallback"]["then"] = json!({
@@ -154,28 +156,51 @@ fn refine(doc: &mut Value) {
             "properties": {"Item": {"allOf": [named("Amount"), named("MpesaReceiptNumber")]}}}}
     });
     // Items read by name: those we use must hold a readable value.
-    let when = |name: &str, value: Value| json!({
-        "if": {"properties": {"Name": {"const": name}}, "required": ["Name"]},
-        "then": {"properties": {"Value": value}}
-    });
+    let when = |name: &str, value: Value| {
+        json!({
+            "if": {"properties": {"Name": {"const": name}}, "required": ["Name"]},
+            "then": {"properties": {"Value": value}}
+        })
+    };
     schemas["StkItem"]["allOf"] = json!([
-        when("Amount", json!({"$ref": "#/components/schemas/PositiveMoney"})),
-        when("MpesaReceiptNumber", json!({"$ref": "#/components/schemas/Receipt"})),
-        when("TransactionDate", json!({"anyOf": [
-            {"$ref": "#/components/schemas/DarajaTime"},
-            {"type": "integer", "minimum": crate::domain::daraja::STK_DATE_MIN,
-             "maximum": crate::domain::daraja::STK_DATE_MAX}
-        ]})),
+        when(
+            "Amount",
+            json!({"$ref": "#/components/schemas/PositiveMoney"})
+        ),
+        when(
+            "MpesaReceiptNumber",
+            json!({"$ref": "#/components/schemas/Receipt"})
+        ),
+        when(
+            "TransactionDate",
+            json!({"anyOf": [
+                {"$ref": "#/components/schemas/DarajaTime"},
+                {"type": "integer", "minimum": crate::domain::daraja::STK_DATE_MIN,
+                 "maximum": crate::domain::daraja::STK_DATE_MAX}
+            ]})
+        ),
     ]);
 
     // Links: what a create answers is read back by id.
     let links: &[(&str, &str, &str, &str, &str)] = &[
-        ("/v1/properties", "post", "201", "getProperty", "GetProperty"),
+        (
+            "/v1/properties",
+            "post",
+            "201",
+            "getProperty",
+            "GetProperty",
+        ),
         ("/v1/units", "post", "201", "getUnit", "GetUnit"),
         ("/v1/tenants", "post", "201", "getTenant", "GetTenant"),
         ("/v1/leases", "post", "201", "getLease", "GetLease"),
         ("/v1/payments", "post", "201", "getPayment", "GetPayment"),
-        ("/v1/maintenance-requests", "post", "201", "getMaintenanceRequest", "GetMaintenanceRequest"),
+        (
+            "/v1/maintenance-requests",
+            "post",
+            "201",
+            "getMaintenanceRequest",
+            "GetMaintenanceRequest",
+        ),
         ("/v1/expenses", "post", "201", "getExpense", "GetExpense"),
     ];
     for (path, method, status, target, name) in links {
@@ -184,18 +209,43 @@ fn refine(doc: &mut Value) {
         });
     }
     let more: &[(&str, &str, &str, Value)] = &[
-        ("/v1/stk-requests", "post", "201", json!({"GetStkRequest": {"operationId": "getStkRequest",
-            "parameters": {"id": "$response.body#/checkout_request_id"}}})),
-        ("/v1/tenants", "post", "201", json!({
+        (
+            "/v1/stk-requests",
+            "post",
+            "201",
+            json!({"GetStkRequest": {"operationId": "getStkRequest",
+            "parameters": {"id": "$response.body#/checkout_request_id"}}}),
+        ),
+        (
+            "/v1/tenants",
+            "post",
+            "201",
+            json!({
             "GetTenantStatement": {"operationId": "getTenantStatement", "parameters": {"id": "$response.body#/id"}},
             "ExportTenant": {"operationId": "exportTenant", "parameters": {"id": "$response.body#/id"}},
-            "EraseTenant": {"operationId": "eraseTenant", "parameters": {"id": "$response.body#/id"}}})),
-        ("/v1/leases", "post", "201", json!({"GetLeaseArrears": {"operationId": "getLeaseArrears",
-            "parameters": {"id": "$response.body#/id"}}})),
-        ("/v1/payments", "post", "201", json!({"MatchPayment": {"operationId": "matchPayment",
-            "parameters": {"id": "$response.body#/id"}}})),
-        ("/v1/maintenance-requests", "post", "201", json!({"UpdateMaintenanceRequest": {
-            "operationId": "updateMaintenanceRequest", "parameters": {"id": "$response.body#/id"}}})),
+            "EraseTenant": {"operationId": "eraseTenant", "parameters": {"id": "$response.body#/id"}}}),
+        ),
+        (
+            "/v1/leases",
+            "post",
+            "201",
+            json!({"GetLeaseArrears": {"operationId": "getLeaseArrears",
+            "parameters": {"id": "$response.body#/id"}}}),
+        ),
+        (
+            "/v1/payments",
+            "post",
+            "201",
+            json!({"MatchPayment": {"operationId": "matchPayment",
+            "parameters": {"id": "$response.body#/id"}}}),
+        ),
+        (
+            "/v1/maintenance-requests",
+            "post",
+            "201",
+            json!({"UpdateMaintenanceRequest": {
+            "operationId": "updateMaintenanceRequest", "parameters": {"id": "$response.body#/id"}}}),
+        ),
     ];
     for (path, method, status, l) in more {
         let at = &mut doc["paths"][path][method]["responses"][status]["links"];

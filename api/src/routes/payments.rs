@@ -118,7 +118,11 @@ async fn create(
         (status = 401, response = doc::Unauthorized),
         (status = 404, response = doc::NotFound),
         (status = 503, response = doc::Unavailable)))]
-async fn show(State(st): State<AppState>, Landlord(me): Landlord, Path(id): Path<String>) -> Show<Payment> {
+async fn show(
+    State(st): State<AppState>,
+    Landlord(me): Landlord,
+    Path(id): Path<String>,
+) -> Show<Payment> {
     resource::show(&st, &me, &id).await
 }
 
@@ -129,7 +133,11 @@ async fn show(State(st): State<AppState>, Landlord(me): Landlord, Path(id): Path
         (status = 400, response = doc::BadRequest),
         (status = 401, response = doc::Unauthorized),
         (status = 503, response = doc::Unavailable)))]
-async fn list(State(st): State<AppState>, Landlord(me): Landlord, q: ListParams<PaymentFilter>) -> List<Payment> {
+async fn list(
+    State(st): State<AppState>,
+    Landlord(me): Landlord,
+    q: ListParams<PaymentFilter>,
+) -> List<Payment> {
     resource::list(&st, &me, q).await
 }
 
@@ -200,7 +208,10 @@ async fn register_stk(
         (status = 401, response = doc::Unauthorized),
         (status = 404, response = doc::NotFound),
         (status = 503, response = doc::Unavailable)))]
-async fn show_stk(State(st): State<AppState>, Landlord(me): Landlord, Path(id): Path<String>) -> Show<StkRecord> {
+async fn show_stk(
+    State(st): State<AppState>,
+    Landlord(me): Landlord,
+    Path(id): Path<String>,
+) -> Show<StkRecord> {
     resource::show(&st, &me, &id).await
 }
-

@@ -65,7 +65,11 @@ async fn create(
         (status = 401, response = doc::Unauthorized),
         (status = 404, response = doc::NotFound),
         (status = 503, response = doc::Unavailable)))]
-async fn show(State(st): State<AppState>, Landlord(me): Landlord, Path(id): Path<String>) -> Show<Property> {
+async fn show(
+    State(st): State<AppState>,
+    Landlord(me): Landlord,
+    Path(id): Path<String>,
+) -> Show<Property> {
     resource::show(&st, &me, &id).await
 }
 
@@ -76,6 +80,10 @@ async fn show(State(st): State<AppState>, Landlord(me): Landlord, Path(id): Path
         (status = 400, response = doc::BadRequest),
         (status = 401, response = doc::Unauthorized),
         (status = 503, response = doc::Unavailable)))]
-async fn list(State(st): State<AppState>, Landlord(me): Landlord, q: ListParams<NoFilter>) -> List<Property> {
+async fn list(
+    State(st): State<AppState>,
+    Landlord(me): Landlord,
+    q: ListParams<NoFilter>,
+) -> List<Property> {
     resource::list(&st, &me, q).await
 }

@@ -174,7 +174,8 @@ async fn arrears(
     headers: HeaderMap,
     Query(q): Query<ArrearsQuery>,
 ) -> Result<Response, ApiError> {
-    let r = service::reports::arrears(&st, &me, q.period, q.as_of.map(|d| d.0), q.property_id).await?;
+    let r =
+        service::reports::arrears(&st, &me, q.period, q.as_of.map(|d| d.0), q.property_id).await?;
     if wants_csv(&headers) {
         return csv_response(
             "arrears",

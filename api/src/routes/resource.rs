@@ -52,4 +52,3 @@ impl<S: Send + Sync, F: DeserializeOwned> FromRequestParts<S> for ListParams<F> 
 /// Handlers for a resource's show and list, documented by the caller's `#[utoipa::path]`.
 pub type Show<R> = Result<Json<R>, ApiError>;
 pub type List<R> = Result<Json<Page<R>>, ApiError>;
-

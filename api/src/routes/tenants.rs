@@ -69,7 +69,11 @@ async fn create(
         (status = 401, response = doc::Unauthorized),
         (status = 404, response = doc::NotFound),
         (status = 503, response = doc::Unavailable)))]
-async fn show(State(st): State<AppState>, Landlord(me): Landlord, Path(id): Path<String>) -> Show<Tenant> {
+async fn show(
+    State(st): State<AppState>,
+    Landlord(me): Landlord,
+    Path(id): Path<String>,
+) -> Show<Tenant> {
     resource::show(&st, &me, &id).await
 }
 
@@ -80,7 +84,11 @@ async fn show(State(st): State<AppState>, Landlord(me): Landlord, Path(id): Path
         (status = 400, response = doc::BadRequest),
         (status = 401, response = doc::Unauthorized),
         (status = 503, response = doc::Unavailable)))]
-async fn list(State(st): State<AppState>, Landlord(me): Landlord, q: ListParams<NoFilter>) -> List<Tenant> {
+async fn list(
+    State(st): State<AppState>,
+    Landlord(me): Landlord,
+    q: ListParams<NoFilter>,
+) -> List<Tenant> {
     resource::list(&st, &me, q).await
 }
 
@@ -108,7 +116,9 @@ async fn statement(
 ) -> Result<axum::Json<Statement>, ApiError> {
     let id = path_id(&id, "tenant")?;
     let as_of = q.as_of.map_or_else(|| Utc::now().date_naive(), |d| d.0);
-    service::rentals::tenant_statement(&st, &me, id, as_of).await.map(axum::Json)
+    service::rentals::tenant_statement(&st, &me, id, as_of)
+        .await
+        .map(axum::Json)
 }
 
 /// All data held about a tenant (Data Protection Act 2019, right of access), in one
@@ -125,7 +135,9 @@ async fn export(
     Path(id): Path<String>,
 ) -> Result<axum::Json<TenantExport>, ApiError> {
     let id = path_id(&id, "tenant")?;
-    service::data_rights::export(&st, &me, id).await.map(axum::Json)
+    service::data_rights::export(&st, &me, id)
+        .await
+        .map(axum::Json)
 }
 
 /// Erases a tenant's personal data (Data Protection Act 2019, right to erasure): name,
@@ -145,5 +157,7 @@ async fn erase(
     Path(id): Path<String>,
 ) -> Result<axum::Json<Erasure>, ApiError> {
     let id = path_id(&id, "tenant")?;
-    service::data_rights::erase(&st, &me, id).await.map(axum::Json)
+    service::data_rights::erase(&st, &me, id)
+        .await
+        .map(axum::Json)
 }

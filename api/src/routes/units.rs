@@ -70,7 +70,11 @@ async fn create(
         (status = 401, response = doc::Unauthorized),
         (status = 404, response = doc::NotFound),
         (status = 503, response = doc::Unavailable)))]
-async fn show(State(st): State<AppState>, Landlord(me): Landlord, Path(id): Path<String>) -> Show<Unit> {
+async fn show(
+    State(st): State<AppState>,
+    Landlord(me): Landlord,
+    Path(id): Path<String>,
+) -> Show<Unit> {
     resource::show(&st, &me, &id).await
 }
 
@@ -81,6 +85,10 @@ async fn show(State(st): State<AppState>, Landlord(me): Landlord, Path(id): Path
         (status = 400, response = doc::BadRequest),
         (status = 401, response = doc::Unauthorized),
         (status = 503, response = doc::Unavailable)))]
-async fn list(State(st): State<AppState>, Landlord(me): Landlord, q: ListParams<UnitFilter>) -> List<Unit> {
+async fn list(
+    State(st): State<AppState>,
+    Landlord(me): Landlord,
+    q: ListParams<UnitFilter>,
+) -> List<Unit> {
     resource::list(&st, &me, q).await
 }

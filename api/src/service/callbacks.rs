@@ -11,7 +11,9 @@ use crate::store::{payments, rentals};
 /// C2B validation: does the typed account number name one of the landlord's units?
 pub async fn account_exists(st: &AppState, me: &str, bill_ref: &str) -> Result<bool, ApiError> {
     let mut c = st.db.acquire().await?;
-    Ok(rentals::unit_by_account_ref(&mut c, me, bill_ref).await?.is_some())
+    Ok(rentals::unit_by_account_ref(&mut c, me, bill_ref)
+        .await?
+        .is_some())
 }
 
 /// C2B confirmation: records the payment once (credited to the unit's lease, or suspense).
@@ -56,11 +58,19 @@ pub async fn record_stk(
     match outcome {
         StkOutcome::Failed => {
             // 1032 cancelled by user, 1 insufficient funds, 1037 timeout, …: never credited.
-            payments::complete_stk(&mut tx, checkout, cb.result_code.into(), desc, None, None).await?;
+            payments::complete_stk(&mut tx, checkout, cb.result_code.into(), desc, None, None)
+                .await?;
             tx.commit().await?;
-            tracing::info!(result_code = cb.result_code, "stk push failed; recorded, not credited");
+            tracing::info!(
+                result_code = cb.result_code,
+                "stk push failed; recorded, not credited"
+            );
         }
-        StkOutcome::Paid { amount, receipt, paid_at } => {
+        StkOutcome::Paid {
+            amount,
+            receipt,
+            paid_at,
+        } => {
             let id = payments::insert(
                 &mut tx,
                 me,

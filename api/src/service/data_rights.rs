@@ -37,9 +37,15 @@ pub async fn export(st: &AppState, me: &str, id: Uuid) -> Result<TenantExport, A
         invoices: rentals::invoices_of_tenant(&mut tx, me, id).await?,
         payments: payments::of_tenant(&mut tx, me, id).await?,
         statement: build_statement(&mut tx, me, id, today).await?,
-        audit_log: audit::list(&mut tx, me, Some(id), crate::store::page::MAX_LIMIT, i64::MAX)
-            .await?
-            .items,
+        audit_log: audit::list(
+            &mut tx,
+            me,
+            Some(id),
+            crate::store::page::MAX_LIMIT,
+            i64::MAX,
+        )
+        .await?
+        .items,
         tenant,
     };
     tx.commit().await?;
@@ -73,8 +79,16 @@ pub async fn erase(st: &AppState, me: &str, id: Uuid) -> Result<Erasure, ApiErro
         Some(e) => e,
         None => {
             rentals::erase_tenant(&mut tx, me, id).await?;
-            audit::record(&mut tx, me, me, "tenant.erase", "tenant", id, &["name", "phone", "national_id"])
-                .await?
+            audit::record(
+                &mut tx,
+                me,
+                me,
+                "tenant.erase",
+                "tenant",
+                id,
+                &["name", "phone", "national_id"],
+            )
+            .await?
         }
     };
     let tenant = rentals::get_tenant(&mut tx, me, id)

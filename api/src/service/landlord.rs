@@ -33,7 +33,11 @@ pub async fn rotate_token(st: &AppState, me: &str) -> Result<LandlordRow, ApiErr
     Ok(l)
 }
 
-pub async fn set_shortcode(st: &AppState, me: &str, sc: &Shortcode) -> Result<LandlordRow, ApiError> {
+pub async fn set_shortcode(
+    st: &AppState,
+    me: &str,
+    sc: &Shortcode,
+) -> Result<LandlordRow, ApiError> {
     let mut tx = begin_write(st, me).await?;
     landlords::set_shortcode(&mut tx, me, sc.as_str()).await?;
     let l = landlords::get(&mut tx, me)

@@ -19,7 +19,11 @@ pub struct NewRequest {
     pub assignee: Option<Text200>,
 }
 
-pub async fn open(st: &AppState, me: &str, r: NewRequest) -> Result<maintenance::MaintenanceRequest, ApiError> {
+pub async fn open(
+    st: &AppState,
+    me: &str,
+    r: NewRequest,
+) -> Result<maintenance::MaintenanceRequest, ApiError> {
     let mut tx = begin_write(st, me).await?;
     if rentals::get_unit(&mut tx, me, r.unit_id).await?.is_none() {
         return Err(ApiError::unprocessable_field("unit_id", "no such unit"));
@@ -51,7 +55,12 @@ pub struct Change {
     pub resolved_on: Option<Day>,
 }
 
-pub async fn change(st: &AppState, me: &str, id: Uuid, b: Change) -> Result<maintenance::MaintenanceRequest, ApiError> {
+pub async fn change(
+    st: &AppState,
+    me: &str,
+    id: Uuid,
+    b: Change,
+) -> Result<maintenance::MaintenanceRequest, ApiError> {
     let mut tx = begin_write(st, me).await?;
     let (current, property, title) = maintenance::lock(&mut tx, me, id)
         .await?
@@ -117,10 +126,20 @@ pub struct NewExpense {
     pub note: Option<Text500>,
 }
 
-pub async fn record_expense(st: &AppState, me: &str, e: NewExpense) -> Result<expenses::Expense, ApiError> {
+pub async fn record_expense(
+    st: &AppState,
+    me: &str,
+    e: NewExpense,
+) -> Result<expenses::Expense, ApiError> {
     let mut tx = begin_write(st, me).await?;
-    if rentals::get_property(&mut tx, me, e.property_id).await?.is_none() {
-        return Err(ApiError::unprocessable_field("property_id", "no such property"));
+    if rentals::get_property(&mut tx, me, e.property_id)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::unprocessable_field(
+            "property_id",
+            "no such property",
+        ));
     }
     let x = expenses::insert(
         &mut tx,

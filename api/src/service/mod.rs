@@ -36,9 +36,7 @@ pub async fn read_snapshot(state: &AppState) -> Result<Transaction<'static, Post
     Ok(tx)
 }
 
-pub async fn read_conn(
-    state: &AppState,
-) -> Result<sqlx::pool::PoolConnection<Postgres>, ApiError> {
+pub async fn read_conn(state: &AppState) -> Result<sqlx::pool::PoolConnection<Postgres>, ApiError> {
     Ok(state.db.acquire().await?)
 }
 

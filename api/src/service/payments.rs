@@ -4,7 +4,9 @@
 use super::begin_write;
 use crate::domain::idempotency::{self, Reuse};
 use crate::domain::text::Text100Ref;
-use crate::domain::{CheckoutRequestId, IdempotencyKey, Instant, ManualMethod, PaymentKind, PositiveKes};
+use crate::domain::{
+    CheckoutRequestId, IdempotencyKey, Instant, ManualMethod, PaymentKind, PositiveKes,
+};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{payments, rentals};
@@ -121,7 +123,10 @@ pub async fn match_to_lease(
     match payments::match_to_lease(&mut tx, me, id, lease, kind).await? {
         payments::MatchOutcome::NotFound => return Err(ApiError::NotFound("payment")),
         payments::MatchOutcome::NotUnmatched => {
-            return Err(ApiError::conflict_field("status", "payment is already matched"))
+            return Err(ApiError::conflict_field(
+                "status",
+                "payment is already matched",
+            ))
         }
         payments::MatchOutcome::Matched => {}
     }
@@ -146,7 +151,10 @@ pub async fn register_stk(
         return Err(ApiError::unprocessable_field("lease_id", "no such lease"));
     }
     if !payments::register_stk(&mut tx, me, id.as_str(), lease, amount.shillings()).await? {
-        return Err(ApiError::conflict_field("checkout_request_id", "already registered"));
+        return Err(ApiError::conflict_field(
+            "checkout_request_id",
+            "already registered",
+        ));
     }
     let r = payments::get_stk(&mut tx, me, id.as_str())
         .await?

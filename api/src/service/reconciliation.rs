@@ -82,7 +82,6 @@ pub async fn reconcile(
     statement: Statement,
     apply: bool,
 ) -> Result<Reconciliation, ApiError> {
-
     let mut tx = if apply {
         begin_write(st, me).await?
     } else {

@@ -2,7 +2,7 @@
 
 use super::{begin_write, read_conn, read_snapshot};
 use crate::domain::text::{Text100, Text200, Text50, Text500};
-use crate::domain::{AccountRef, Day, DueDay, Msisdn, NationalId, Period, PositiveKes, Kes, Usage};
+use crate::domain::{AccountRef, Day, DueDay, Kes, Msisdn, NationalId, Period, PositiveKes, Usage};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{ledger, rentals};
@@ -18,7 +18,11 @@ pub struct NewProperty {
     pub usage: Usage,
 }
 
-pub async fn create_property(st: &AppState, me: &str, p: NewProperty) -> Result<rentals::Property, ApiError> {
+pub async fn create_property(
+    st: &AppState,
+    me: &str,
+    p: NewProperty,
+) -> Result<rentals::Property, ApiError> {
     let mut tx = begin_write(st, me).await?;
     let p = rentals::insert_property(
         &mut tx,
@@ -45,8 +49,14 @@ pub struct NewUnit {
 
 pub async fn create_unit(st: &AppState, me: &str, u: NewUnit) -> Result<rentals::Unit, ApiError> {
     let mut tx = begin_write(st, me).await?;
-    if rentals::get_property(&mut tx, me, u.property_id).await?.is_none() {
-        return Err(ApiError::unprocessable_field("property_id", "no such property"));
+    if rentals::get_property(&mut tx, me, u.property_id)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::unprocessable_field(
+            "property_id",
+            "no such property",
+        ));
     }
     let unit = rentals::insert_unit(
         &mut tx,
@@ -70,7 +80,11 @@ pub struct NewTenant {
     pub national_id: Option<NationalId>,
 }
 
-pub async fn create_tenant(st: &AppState, me: &str, t: NewTenant) -> Result<rentals::Tenant, ApiError> {
+pub async fn create_tenant(
+    st: &AppState,
+    me: &str,
+    t: NewTenant,
+) -> Result<rentals::Tenant, ApiError> {
     let mut tx = begin_write(st, me).await?;
     let t = rentals::insert_tenant(
         &mut tx,
@@ -96,9 +110,16 @@ pub struct NewLease {
     pub deposit: Option<Kes>,
 }
 
-pub async fn create_lease(st: &AppState, me: &str, b: NewLease) -> Result<rentals::Lease, ApiError> {
+pub async fn create_lease(
+    st: &AppState,
+    me: &str,
+    b: NewLease,
+) -> Result<rentals::Lease, ApiError> {
     if b.end_date.is_some_and(|e| e < b.start_date) {
-        return Err(ApiError::unprocessable_field("end_date", "must not be before start_date"));
+        return Err(ApiError::unprocessable_field(
+            "end_date",
+            "must not be before start_date",
+        ));
     }
     let mut tx = begin_write(st, me).await?;
     let unit = rentals::get_unit(&mut tx, me, b.unit_id)
@@ -133,7 +154,11 @@ pub async fn create_lease(st: &AppState, me: &str, b: NewLease) -> Result<rental
 }
 
 /// The invoices of `period` created now (none when run again).
-pub async fn generate_invoices(st: &AppState, me: &str, period: Period) -> Result<Vec<rentals::Invoice>, ApiError> {
+pub async fn generate_invoices(
+    st: &AppState,
+    me: &str,
+    period: Period,
+) -> Result<Vec<rentals::Invoice>, ApiError> {
     let mut tx = begin_write(st, me).await?;
     let created = rentals::generate_invoices(&mut tx, me, period).await?;
     tx.commit().await?;
@@ -146,7 +171,12 @@ pub struct LeaseArrears {
     pub arrears: ledger::Arrears,
 }
 
-pub async fn lease_arrears(st: &AppState, me: &str, id: Uuid, as_of: NaiveDate) -> Result<LeaseArrears, ApiError> {
+pub async fn lease_arrears(
+    st: &AppState,
+    me: &str,
+    id: Uuid,
+    as_of: NaiveDate,
+) -> Result<LeaseArrears, ApiError> {
     let mut c = read_conn(st).await?;
     if rentals::get_lease(&mut c, me, id).await?.is_none() {
         return Err(ApiError::NotFound("lease"));
@@ -194,7 +224,12 @@ pub async fn build_statement(
     })
 }
 
-pub async fn tenant_statement(st: &AppState, me: &str, id: Uuid, as_of: NaiveDate) -> Result<Statement, ApiError> {
+pub async fn tenant_statement(
+    st: &AppState,
+    me: &str,
+    id: Uuid,
+    as_of: NaiveDate,
+) -> Result<Statement, ApiError> {
     // One snapshot for the whole statement.
     let mut tx = read_snapshot(st).await?;
     if rentals::get_tenant(&mut tx, me, id).await?.is_none() {

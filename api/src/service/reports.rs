@@ -17,10 +17,20 @@ pub struct RentRoll {
     pub totals: reports::RentRollTotals,
 }
 
-pub async fn rent_roll(st: &AppState, me: &str, period: Period, property: Option<Uuid>) -> Result<RentRoll, ApiError> {
+pub async fn rent_roll(
+    st: &AppState,
+    me: &str,
+    period: Period,
+    property: Option<Uuid>,
+) -> Result<RentRoll, ApiError> {
     let mut c = read_snapshot(st).await?;
     let (rows, totals) = reports::rent_roll(&mut c, me, period, property).await?;
-    Ok(RentRoll { period: period.to_string(), property_id: property, rows, totals })
+    Ok(RentRoll {
+        period: period.to_string(),
+        property_id: property,
+        rows,
+        totals,
+    })
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -42,7 +52,13 @@ pub async fn arrears(
     let as_of = as_of.unwrap_or_else(|| period.last_day());
     let mut c = read_snapshot(st).await?;
     let (rows, totals) = reports::arrears(&mut c, me, as_of, property).await?;
-    Ok(ArrearsAging { period: period.to_string(), as_of, property_id: property, rows, totals })
+    Ok(ArrearsAging {
+        period: period.to_string(),
+        as_of,
+        property_id: property,
+        rows,
+        totals,
+    })
 }
 
 pub async fn owner_statement(
@@ -63,10 +79,20 @@ pub struct Occupancy {
     pub totals: reports::OccupancyTotals,
 }
 
-pub async fn occupancy(st: &AppState, me: &str, period: Period, property: Option<Uuid>) -> Result<Occupancy, ApiError> {
+pub async fn occupancy(
+    st: &AppState,
+    me: &str,
+    period: Period,
+    property: Option<Uuid>,
+) -> Result<Occupancy, ApiError> {
     let mut c = read_snapshot(st).await?;
     let (rows, totals) = reports::occupancy(&mut c, me, period, property).await?;
-    Ok(Occupancy { period: period.to_string(), property_id: property, rows, totals })
+    Ok(Occupancy {
+        period: period.to_string(),
+        property_id: property,
+        rows,
+        totals,
+    })
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -77,8 +103,18 @@ pub struct DepositRegister {
     pub totals: reports::DepositTotals,
 }
 
-pub async fn deposits(st: &AppState, me: &str, period: Period, property: Option<Uuid>) -> Result<DepositRegister, ApiError> {
+pub async fn deposits(
+    st: &AppState,
+    me: &str,
+    period: Period,
+    property: Option<Uuid>,
+) -> Result<DepositRegister, ApiError> {
     let mut c = read_snapshot(st).await?;
     let (rows, totals) = reports::deposits(&mut c, me, period, property).await?;
-    Ok(DepositRegister { period: period.to_string(), property_id: property, rows, totals })
+    Ok(DepositRegister {
+        period: period.to_string(),
+        property_id: property,
+        rows,
+        totals,
+    })
 }

@@ -3,12 +3,12 @@
 use super::{uuid_key, Listed, Shown};
 use crate::domain::maintenance::{Priority, Status};
 use crate::domain::{CheckoutRequestId, PaymentStatus, Period};
+use crate::store::audit::{self, AuditEntry};
 use crate::store::expenses::{self, Category, Expense};
 use crate::store::maintenance::{self, MaintenanceRequest};
 use crate::store::page::{Page, PageBounds};
 use crate::store::payments::{self, Payment, StkRecord};
 use crate::store::rentals::{self, Invoice, Lease, Property, Tenant, Unit};
-use crate::store::audit::{self, AuditEntry};
 use serde::Deserialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -58,7 +58,9 @@ macro_rules! listed {
 }
 
 shown_by_uuid!(Property, "property", rentals::get_property);
-listed!(Property, NoFilter, |c, l, _f, p| rentals::list_properties(c, l, p.limit, p.before));
+listed!(Property, NoFilter, |c, l, _f, p| rentals::list_properties(
+    c, l, p.limit, p.before
+));
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -69,13 +71,23 @@ pub struct UnitFilter {
 }
 
 shown_by_uuid!(Unit, "unit", rentals::get_unit);
-listed!(Unit, UnitFilter, |c, l, f, p| rentals::list_units(c, l, f.property_id, p.limit, p.before));
+listed!(Unit, UnitFilter, |c, l, f, p| rentals::list_units(
+    c,
+    l,
+    f.property_id,
+    p.limit,
+    p.before
+));
 
 shown_by_uuid!(Tenant, "tenant", rentals::get_tenant);
-listed!(Tenant, NoFilter, |c, l, _f, p| rentals::list_tenants(c, l, p.limit, p.before));
+listed!(Tenant, NoFilter, |c, l, _f, p| rentals::list_tenants(
+    c, l, p.limit, p.before
+));
 
 shown_by_uuid!(Lease, "lease", rentals::get_lease);
-listed!(Lease, NoFilter, |c, l, _f, p| rentals::list_leases(c, l, p.limit, p.before));
+listed!(Lease, NoFilter, |c, l, _f, p| rentals::list_leases(
+    c, l, p.limit, p.before
+));
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -86,7 +98,9 @@ pub struct InvoiceFilter {
     pub period: Option<Period>,
 }
 
-listed!(Invoice, InvoiceFilter, |c, l, f, p| rentals::list_invoices(c, l, f.lease_id, f.period, p.limit, p.before));
+listed!(Invoice, InvoiceFilter, |c, l, f, p| rentals::list_invoices(
+    c, l, f.lease_id, f.period, p.limit, p.before
+));
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -99,7 +113,9 @@ pub struct PaymentFilter {
 }
 
 shown_by_uuid!(Payment, "payment", payments::get);
-listed!(Payment, PaymentFilter, |c, l, f, p| payments::list(c, l, f.status, f.lease_id, p.limit, p.before));
+listed!(Payment, PaymentFilter, |c, l, f, p| payments::list(
+    c, l, f.status, f.lease_id, p.limit, p.before
+));
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -114,9 +130,20 @@ pub struct MaintenanceFilter {
 }
 
 shown_by_uuid!(MaintenanceRequest, "maintenance request", maintenance::get);
-listed!(MaintenanceRequest, MaintenanceFilter, |c, l, f, p| maintenance::list(c, l, &maintenance::Filter {
-        status: f.status, priority: f.priority, property_id: f.property_id, unit_id: f.unit_id,
-    }, p.limit, p.before));
+listed!(MaintenanceRequest, MaintenanceFilter, |c, l, f, p| {
+    maintenance::list(
+        c,
+        l,
+        &maintenance::Filter {
+            status: f.status,
+            priority: f.priority,
+            property_id: f.property_id,
+            unit_id: f.unit_id,
+        },
+        p.limit,
+        p.before,
+    )
+});
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -130,9 +157,17 @@ pub struct ExpenseFilter {
 }
 
 shown_by_uuid!(Expense, "expense", expenses::get);
-listed!(Expense, ExpenseFilter, |c, l, f, p| expenses::list(c, l, &expenses::Filter {
-        property_id: f.property_id, period: f.period, category: f.category,
-    }, p.limit, p.before));
+listed!(Expense, ExpenseFilter, |c, l, f, p| expenses::list(
+    c,
+    l,
+    &expenses::Filter {
+        property_id: f.property_id,
+        period: f.period,
+        category: f.category,
+    },
+    p.limit,
+    p.before
+));
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -142,7 +177,13 @@ pub struct AuditFilter {
     pub subject_id: Option<Uuid>,
 }
 
-listed!(AuditEntry, AuditFilter, |c, l, f, p| audit::list(c, l, f.subject_id, p.limit, p.before));
+listed!(AuditEntry, AuditFilter, |c, l, f, p| audit::list(
+    c,
+    l,
+    f.subject_id,
+    p.limit,
+    p.before
+));
 
 impl Shown for StkRecord {
     const NAME: &'static str = "stk request";
@@ -159,5 +200,4 @@ impl Shown for StkRecord {
     ) -> Result<Option<Self>, sqlx::Error> {
         payments::get_stk(c, landlord, key.as_str()).await
     }
-
 }
