@@ -6,10 +6,12 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-/// One offending field: `name` is a JSON path such as `phone` or `items[2].amount`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+/// One offending field: `name` is a JSON path such as `phone` or `items[2].amount`, a
+/// header (`Idempotency-Key`), a query parameter or a statement cell.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct InvalidParam {
     pub name: String,
+    /// Why it was refused; never echoes the submitted value.
     pub reason: String,
 }
 
@@ -95,34 +97,56 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Problem<'a> {
+/// RFC 9457 problem details: the body of every error (`application/problem+json`).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// e.g. `about:blank#invalid-request`
     #[serde(rename = "type")]
-    kind: &'a str,
-    title: &'a str,
-    status: u16,
-    detail: String,
-    #[serde(rename = "invalid-params", skip_serializing_if = "<[_]>::is_empty")]
-    invalid_params: &'a [InvalidParam],
+    pub kind: String,
+    pub title: String,
+    #[schema(minimum = 400, maximum = 599)]
+    pub status: u16,
+    /// Human-readable; never echoes submitted values.
+    pub detail: String,
+    /// The offending fields (JSON paths, header, parameter or column names).
+    #[serde(rename = "invalid-params", skip_serializing_if = "Vec::is_empty")]
+    #[schema(min_items = 1)]
+    pub invalid_params: Vec<InvalidParam>,
+    /// On a 503 from a read-only region: where writes go.
     #[serde(skip_serializing_if = "Option::is_none")]
-    writer_region: Option<&'a str>,
+    pub writer_region: Option<String>,
 }
 
+impl Problem {
+    pub fn new(status: StatusCode, kind: &str, detail: String, params: &[InvalidParam]) -> Problem {
+        Problem {
+            kind: kind.to_string(),
+            title: status.canonical_reason().unwrap_or("error").to_string(),
+            status: status.as_u16(),
+            detail,
+            invalid_params: params.to_vec(),
+            writer_region: None,
+        }
+    }
+}
+
+/// A problem+json response for errors raised outside `ApiError` (e.g. middleware).
 pub fn problem_response(
     status: StatusCode,
     kind: &str,
     detail: String,
     params: &[InvalidParam],
 ) -> Response {
-    let body = Problem {
-        kind,
-        title: status.canonical_reason().unwrap_or("error"),
-        status: status.as_u16(),
-        detail,
-        invalid_params: params,
-        writer_region: None,
-    };
-    let mut resp = (status, axum::Json(body)).into_response();
+    with_problem_type(
+        (
+            status,
+            axum::Json(Problem::new(status, kind, detail, params)),
+        )
+            .into_response(),
+    )
+}
+
+fn with_problem_type(mut resp: Response) -> Response {
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/problem+json"),
@@ -130,10 +154,11 @@ pub fn problem_response(
     resp
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The problem document this error answers with (logging an internal cause).
+    pub fn problem(&self) -> Problem {
         let status = self.status();
-        let (kind, params): (&str, &[InvalidParam]) = match &self {
+        let (kind, params): (&str, &[InvalidParam]) = match self {
             ApiError::BadRequest { params, .. } => ("about:blank#invalid-request", params),
             ApiError::Unprocessable { params, .. } => ("about:blank#unprocessable", params),
             ApiError::Conflict { params, .. } => ("about:blank#conflict", params),
@@ -142,7 +167,7 @@ impl IntoResponse for ApiError {
             ApiError::ReadOnly { .. } => ("about:blank#read-only-region", &[]),
             _ => ("about:blank", &[]),
         };
-        let detail = match &self {
+        let detail = match self {
             ApiError::Internal(e) => {
                 // The cause goes to the log only: it may quote SQL or values.
                 tracing::error!(error = %e, "internal error");
@@ -158,33 +183,41 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let writer = match &self {
-            ApiError::ReadOnly { writer_region } => writer_region.clone(),
-            _ => None,
-        };
-        let body = Problem {
-            kind,
-            title: status.canonical_reason().unwrap_or("error"),
-            status: status.as_u16(),
-            detail,
-            invalid_params: params,
-            writer_region: writer.as_deref(),
-        };
-        let mut resp = (status, axum::Json(&body)).into_response();
+        let mut p = Problem::new(status, kind, detail, params);
+        if let ApiError::ReadOnly { writer_region } = self {
+            p.writer_region = writer_region.clone();
+        }
+        p
+    }
+
+    /// The response headers that go with this error's status.
+    pub fn decorate(&self, resp: &mut Response) {
         let h = resp.headers_mut();
         h.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if self.status() == StatusCode::SERVICE_UNAVAILABLE {
             h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
-        if let Some(w) = writer.and_then(|w| HeaderValue::from_str(&w).ok()) {
-            h.insert(WRITER_REGION_HEADER, w);
+        if let ApiError::ReadOnly {
+            writer_region: Some(w),
+        } = self
+        {
+            if let Ok(v) = HeaderValue::from_str(w) {
+                h.insert(WRITER_REGION_HEADER, v);
+            }
         }
-        if status == StatusCode::UNAUTHORIZED {
+        if self.status() == StatusCode::UNAUTHORIZED {
             h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut resp = (self.status(), axum::Json(self.problem())).into_response();
+        self.decorate(&mut resp);
         resp
     }
 }
@@ -235,13 +268,68 @@ fn constraint_error(constraint: Option<&str>) -> ApiError {
             "shortcode",
             "this short code is registered to another landlord",
         ),
-        Some(other) => ApiError::Conflict {
-            detail: format!("conflicts with existing data ({other})"),
-            params: vec![],
-        },
+        Some(other) => {
+            // Constraint names are schema internals: logged, not sent.
+            tracing::warn!(constraint = other, "unmapped constraint violation");
+            ApiError::Conflict {
+                detail: "conflicts with existing data".into(),
+                params: vec![],
+            }
+        }
         None => ApiError::Conflict {
             detail: "conflicts with existing data".into(),
             params: vec![],
         },
     }
+}
+
+/// The error responses of the OpenAPI document, one per status.
+pub mod doc {
+    use super::Problem;
+
+    /// Invalid request (it does not match this document): `invalid-params` names the field;
+    /// nothing was changed.
+    #[derive(utoipa::ToResponse)]
+    #[response(content_type = "application/problem+json")]
+    #[allow(dead_code)]
+    pub struct BadRequest(Problem);
+
+    /// Missing, expired or otherwise invalid bearer token.
+    #[derive(utoipa::ToResponse)]
+    #[response(content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "`Bearer`")))]
+    #[allow(dead_code)]
+    pub struct Unauthorized(Problem);
+
+    /// No such resource for this landlord (another landlord's resource is not found too).
+    #[derive(utoipa::ToResponse)]
+    #[response(content_type = "application/problem+json")]
+    #[allow(dead_code)]
+    pub struct NotFound(Problem);
+
+    /// Conflicts with the resource's state or existing data; `invalid-params` names the field.
+    #[derive(utoipa::ToResponse)]
+    #[response(content_type = "application/problem+json")]
+    #[allow(dead_code)]
+    pub struct Conflict(Problem);
+
+    /// Matches this document but cannot be processed (it refers to a missing resource, a
+    /// file cannot be read, …); `invalid-params` names the field; nothing was changed.
+    #[derive(utoipa::ToResponse)]
+    #[response(content_type = "application/problem+json")]
+    #[allow(dead_code)]
+    pub struct Unprocessable(Problem);
+
+    /// Refused (callbacks from outside the allowed source networks).
+    #[derive(utoipa::ToResponse)]
+    #[response(content_type = "application/problem+json")]
+    #[allow(dead_code)]
+    pub struct Forbidden(Problem);
+
+    /// The database is unavailable or read-only in this region; retry. Nothing was changed.
+    #[derive(utoipa::ToResponse)]
+    #[response(content_type = "application/problem+json", headers(
+        ("Retry-After" = String, description = "seconds to wait before retrying"),
+        ("pm-writer-region" = String, description = "the region whose database takes writes (read-only regions only)")))]
+    #[allow(dead_code)]
+    pub struct Unavailable(Problem);
 }

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod lambda;
 pub mod routes;
 pub mod server;
+pub mod service;
 pub mod state;
 pub mod store;
 pub mod telemetry;
@@ -79,11 +80,8 @@ async fn writer_region_hint(State(st): State<AppState>, req: Request, next: Next
             .get("content-type")
             .is_some_and(|v| v == "application/problem+json")
     {
-        let q = sqlx::query_as::<_, (String,)>(
-            "SELECT writer_region FROM region_topology WHERE singleton",
-        )
-        .fetch_optional(&st.db);
-        if let Ok(Ok(Some((w,)))) = tokio::time::timeout(Duration::from_millis(500), q).await {
+        let q = store::health::writer_region(&st.db);
+        if let Ok(Ok(Some(w))) = tokio::time::timeout(Duration::from_millis(500), q).await {
             if w != st.settings.region {
                 if let Ok(v) = HeaderValue::from_str(&w) {
                     resp.headers_mut().insert(error::WRITER_REGION_HEADER, v);

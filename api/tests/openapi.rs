@@ -1,12 +1,14 @@
 //! `/openapi.json`: valid OpenAPI 3.1, and every route of the router documented (and every
 //! documented operation routed). The route table `pm_api::routes::table` is the one list
 //! the router is built from, so a route cannot exist outside it; the checker itself is unit
-//! tested to fail on an undocumented route (`routes::openapi::tests`).
+//! tested to fail on an undocumented route (`openapi_check::tests`).
 
 mod common;
+#[path = "common/openapi_check.rs"]
+mod openapi_check;
 
 use common::*;
-use pm_api::routes::openapi::{documented, structural_errors, undocumented, unrouted};
+use openapi_check::{documented, structural_errors, undocumented, unrouted};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;

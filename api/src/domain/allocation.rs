@@ -45,6 +45,30 @@ pub fn allocate<Id: Clone>(
     (out, left)
 }
 
+/// Settles a lease: each payment's unallocated amount (oldest payment first) goes to the
+/// open invoices, oldest due first. Returns (payment, allocation) pairs; what is left of
+/// the payments stays as credit.
+pub fn settle<P: Clone, Id: Clone + PartialEq>(
+    payments: &[(P, Kes)],
+    invoices: &[OpenInvoice<Id>],
+) -> Vec<(P, Allocation<Id>)> {
+    let mut open: Vec<OpenInvoice<Id>> = invoices.to_vec();
+    let mut out = Vec::new();
+    for (payment, left) in payments {
+        if open.iter().all(|i| i.balance.is_zero()) {
+            break;
+        }
+        let (allocs, _credit) = allocate(*left, &open);
+        for a in allocs {
+            if let Some(inv) = open.iter_mut().find(|i| i.id == a.invoice) {
+                inv.balance = inv.balance.saturating_sub(a.amount);
+            }
+            out.push((payment.clone(), a));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,6 +104,21 @@ mod tests {
         assert_eq!(a[0].invoice, 1);
         assert_eq!(a[1].invoice, 2);
         assert_eq!(credit, Kes::new(5_000).unwrap());
+    }
+
+    #[test]
+    fn settle_spends_payments_oldest_first() {
+        let invs = [inv(1, 1, 10_000), inv(2, 2, 10_000)];
+        let k = |v| Kes::new(v).unwrap();
+        let s = settle(&[("p1", k(12_000)), ("p2", k(9_000))], &invs);
+        let got: Vec<_> = s
+            .iter()
+            .map(|(p, a)| (*p, a.invoice, a.amount.shillings()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![("p1", 1, 10_000), ("p1", 2, 2_000), ("p2", 2, 8_000)]
+        );
     }
 
     proptest! {

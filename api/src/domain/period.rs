@@ -106,8 +106,8 @@ impl Period {
 impl FromStr for Period {
     type Err = PeriodError;
     fn from_str(s: &str) -> Result<Period, PeriodError> {
-        let (y, m) = s.trim().split_once('-').ok_or(PeriodError)?;
-        if y.len() != 4 || m.len() != 2 {
+        let (y, m) = s.split_once('-').ok_or(PeriodError)?;
+        if y.len() != 4 || m.len() != 2 || !y.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()) {
             return Err(PeriodError);
         }
         Period::new(
@@ -136,6 +136,18 @@ impl serde::Serialize for Period {
     }
 }
 
+/// The periods [`Period`] accepts: years 2000–2999, months 01–12.
+pub const PERIOD_PATTERN: &str = r"^2[0-9]{3}-(?:0[1-9]|1[0-2])$";
+
+super::schema::schema_of!(
+    Period,
+    "Period",
+    super::schema::string("A month, YYYY-MM (years 2000–2999).")
+        .pattern(Some(PERIOD_PATTERN))
+        .examples(["2026-02"])
+        .into()
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,7 +170,9 @@ mod tests {
         assert_eq!(p.overlap_days(d(1, 1), Some(d(2, 10))), 10);
         assert_eq!(p.overlap_days(d(3, 1), None), 0);
         assert_eq!(p.overlap_days(d(1, 1), Some(d(1, 31))), 0);
-        for bad in ["2026-13", "2026-1", "26-01", "2026/01", ""] {
+        for bad in [
+            "2026-13", "2026-1", "26-01", "2026/01", "", "+202-01", " 2026-01",
+        ] {
             assert!(bad.parse::<Period>().is_err(), "{bad}");
         }
     }

@@ -58,8 +58,33 @@ impl<'de> Deserialize<'de> for Msisdn {
     }
 }
 
+/// The numbers [`Msisdn::parse`] accepts: optional `+`, spaces, dashes and parentheses
+/// anywhere, then 254, 0 or nothing before 9 digits starting with 7 or 1.
+pub const MSISDN_PATTERN: &str =
+    r"^[ ()-]*(?:\+[ ()-]*)?(?:2[ ()-]*5[ ()-]*4[ ()-]*|0[ ()-]*)?[71](?:[ ()-]*[0-9]){8}[ ()-]*$";
+
+super::schema::schema_of!(
+    Msisdn,
+    "Msisdn",
+    super::schema::string(
+        "A Kenyan mobile number (0712345678, +254712345678, 254112345678; spaces, dashes and parentheses are ignored); stored as 2547…/2541…. Personal data: never echoed in errors."
+    )
+    .pattern(Some(MSISDN_PATTERN))
+    .into()
+);
+
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn the_pattern_is_the_parser(s in "[0-9 ()+-]{0,16}") {
+            let re = regex::Regex::new(MSISDN_PATTERN).unwrap();
+            prop_assert_eq!(re.is_match(&s), Msisdn::parse(&s).is_ok(), "{}", s);
+        }
+    }
+
     use super::*;
 
     #[test]

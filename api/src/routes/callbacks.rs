@@ -1,23 +1,25 @@
 //! M-Pesa Daraja callbacks: C2B validation and confirmation, STK push results.
 //!
 //! Callbacks carry no JWT: the landlord is found by the secret token in the path (compared
-//! in constant time), optionally restricted to source networks. Safaricom does not retry
-//! callbacks, but duplicates and late ones happen: each is idempotent on its receipt
-//! (`TransID` / `MpesaReceiptNumber`, and `CheckoutRequestID` for STK). MSISDN arrives
-//! masked or hashed and is never used, stored or logged.
+//! in constant time) before the body is read — a wrong token is a 404 whatever the body —
+//! optionally restricted to source networks. Every answer is Daraja-shaped (`ResultCode`,
+//! `ResultDesc`); errors add problem details naming the field. Duplicates and late
+//! callbacks are idempotent on the receipt (`TransID` / `MpesaReceiptNumber`, and
+//! `CheckoutRequestID` for STK). MSISDN arrives masked or hashed and is never used,
+//! stored or logged.
 
 use super::ApiRoute;
-use crate::domain::Kes;
-use crate::error::ApiError;
-use crate::extract::Json;
+use crate::domain::daraja::{C2bConfirmation, C2bValidation, StkEnvelope};
+use crate::error::{ApiError, Problem};
+use crate::extract::{is_json, parse_json, Path};
+use crate::service;
 use crate::state::{client_ip, AppState};
-use crate::store::{landlords, payments, rentals};
-use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::HeaderMap;
 use axum::middleware::Next;
-use axum::response::Response;
-use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use std::net::SocketAddr;
 
 pub fn routes(state: &AppState) -> Vec<ApiRoute> {
@@ -35,11 +37,7 @@ pub fn routes(state: &AppState) -> Vec<ApiRoute> {
 }
 
 /// Rejects callers outside the configured callback source networks.
-async fn source_allowed(
-    State(st): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
+async fn source_allowed(State(st): State<AppState>, req: Request, next: Next) -> Response {
     if !st.settings.callback_allow.is_empty() {
         let peer = req
             .extensions()
@@ -55,10 +53,11 @@ async fn source_allowed(
             ip.is_some_and(|ip| st.settings.callback_allow.iter().any(|n| n.contains(&ip)));
         if !allowed {
             tracing::warn!("callback from a source outside the allow-list refused");
-            return Err(ApiError::Forbidden);
+            let validation = req.uri().path().ends_with("/validation");
+            return CallbackError::new(ApiError::Forbidden, validation).into_response();
         }
     }
-    Ok(next.run(req).await)
+    next.run(req).await
 }
 
 /// The caller's address when the transport is not a socket (Lambda: the API Gateway
@@ -66,202 +65,177 @@ async fn source_allowed(
 #[derive(Clone, Copy, Debug)]
 pub struct SourceIp(pub std::net::IpAddr);
 
-async fn landlord_of(st: &AppState, token: &str) -> Result<String, ApiError> {
-    let mut c = st.db.acquire().await?;
-    landlords::by_callback_token(&mut c, token)
-        .await?
-        .ok_or(ApiError::NotFound("callback"))
-}
-
-fn accepted() -> axum::Json<Value> {
-    axum::Json(json!({ "ResultCode": 0, "ResultDesc": "Accepted" }))
-}
-
-/// The answer Daraja expects: `ResultCode` 0 (or `"0"`) accepts; validation rejects with
-/// `C2B00012` (invalid account number) or `C2B00013` (invalid amount).
+/// Validation's answer: `ResultCode` is a string — `"0"` accepts, `C2B00012` (invalid
+/// account number) or `C2B00013` (invalid amount) rejects.
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
-#[allow(dead_code)]
-pub struct DarajaAck {
-    #[schema(value_type = Object)]
-    result_code: Value,
+pub struct ValidationAnswer {
+    #[schema(pattern = "^(0|C2B0001[1-6])$")]
+    result_code: &'static str,
+    #[schema(pattern = "^(Accepted|Rejected)$")]
+    result_desc: &'static str,
+}
+
+/// Confirmation's and STK's acknowledgement: `ResultCode` is the number 0.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct Ack {
+    #[schema(minimum = 0, maximum = 0)]
+    result_code: i32,
+    #[schema(pattern = "^Accepted$")]
+    result_desc: &'static str,
+}
+
+const ACCEPTED: Ack = Ack {
+    result_code: 0,
+    result_desc: "Accepted",
+};
+
+/// A refused validation callback: problem details plus `ResultCode` `C2B00016` (other
+/// error) as a string, like every validation answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ValidationProblem {
+    #[serde(flatten)]
+    problem: Problem,
+    #[serde(rename = "ResultCode")]
+    #[schema(pattern = "^C2B00016$")]
+    result_code: &'static str,
+    #[serde(rename = "ResultDesc")]
     result_desc: String,
 }
 
-/// Daraja C2B payload. Only the fields we use are typed; the rest (InvoiceNumber,
-/// OrgAccountBalance, ThirdPartyTransID, MSISDN, names, …) are accepted and ignored.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "PascalCase")]
-struct C2b {
-    /// The M-Pesa receipt.
-    #[serde(rename = "TransID")]
-    trans_id: Option<String>,
-    /// `YYYYMMDDHHmmss`, East Africa Time.
-    trans_time: Option<String>,
-    /// Whole shillings as a decimal string, e.g. "1500.00".
-    #[schema(value_type = crate::routes::openapi::Money)]
-    trans_amount: Value,
-    /// The account number the payer typed.
-    bill_ref_number: Option<String>,
+/// A refused confirmation or STK callback: problem details plus `ResultCode` 1 (a
+/// number, like every answer of these callbacks).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CallbackProblem {
+    #[serde(flatten)]
+    problem: Problem,
+    #[serde(rename = "ResultCode")]
+    #[schema(minimum = 1, maximum = 1)]
+    result_code: i32,
+    #[serde(rename = "ResultDesc")]
+    result_desc: String,
 }
 
-fn receipt(field: &str, v: &str) -> Result<String, ApiError> {
-    let t = v.trim();
-    if t.is_empty() || t.len() > 30 || !t.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(ApiError::field(field, "must be an M-Pesa receipt number"));
+/// An error of a callback, answered Daraja-style.
+pub struct CallbackError {
+    err: ApiError,
+    validation: bool,
+}
+
+impl CallbackError {
+    fn new(err: ApiError, validation: bool) -> CallbackError {
+        CallbackError { err, validation }
     }
-    Ok(t.to_ascii_uppercase())
 }
 
-/// Daraja timestamps are `YYYYMMDDHHmmss` in East Africa Time (UTC+3).
-fn eat_time(field: &str, v: &str) -> Result<DateTime<Utc>, ApiError> {
-    let naive = NaiveDateTime::parse_from_str(v.trim(), "%Y%m%d%H%M%S")
-        .map_err(|_| ApiError::field(field, "must be a timestamp YYYYMMDDHHmmss"))?;
-    let eat = FixedOffset::east_opt(3 * 3600).expect("valid offset");
-    Ok(eat
-        .from_local_datetime(&naive)
-        .single()
-        .expect("fixed offset is unambiguous")
-        .with_timezone(&Utc))
+impl IntoResponse for CallbackError {
+    fn into_response(self) -> Response {
+        let problem = self.err.problem();
+        let desc = format!("Rejected: {}", problem.detail);
+        let mut resp = if self.validation {
+            let body = ValidationProblem {
+                problem,
+                result_code: "C2B00016",
+                result_desc: desc,
+            };
+            (self.err.status(), axum::Json(body)).into_response()
+        } else {
+            let body = CallbackProblem {
+                problem,
+                result_code: 1,
+                result_desc: desc,
+            };
+            (self.err.status(), axum::Json(body)).into_response()
+        };
+        self.err.decorate(&mut resp);
+        resp
+    }
+}
+
+/// Finds the landlord by token, then parses the body (so a wrong token is a 404).
+async fn landlord_and_body<T: serde::de::DeserializeOwned>(
+    st: &AppState,
+    token: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+    validation: bool,
+) -> Result<(String, T), CallbackError> {
+    let e = |err| CallbackError::new(err, validation);
+    let me = service::landlord::by_callback_token(st, token)
+        .await
+        .map_err(e)?;
+    if !is_json(headers) {
+        return Err(e(ApiError::field(
+            "Content-Type",
+            "must be application/json",
+        )));
+    }
+    Ok((me, parse_json(body).map_err(e)?))
 }
 
 /// C2B validation: accepts a payment whose account number names one of the landlord's units.
 #[utoipa::path(post, path = "/v1/callbacks/c2b/{token}/validation", operation_id = "c2bValidation", tag = "callbacks", security(()),
     params(("token" = String, Path, description = "the landlord's secret callback token")),
-    request_body = C2b,
-    responses((status = 200, description = "accepted or rejected (ResultCode)", body = DarajaAck),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 403, response = super::openapi::Forbidden),
-        (status = 404, response = super::openapi::NotFound),
-        (status = 503, response = super::openapi::Unavailable)))]
+    request_body = C2bValidation,
+    responses((status = 200, description = "accepted or rejected (ResultCode)", body = ValidationAnswer),
+        (status = 400, description = "invalid request; nothing was changed", body = ValidationProblem, content_type = "application/problem+json"),
+        (status = 403, description = "source outside the allowed networks", body = ValidationProblem, content_type = "application/problem+json"),
+        (status = 404, description = "unknown callback token", body = ValidationProblem, content_type = "application/problem+json"),
+        (status = 503, description = "database unavailable; retry", body = ValidationProblem, content_type = "application/problem+json")))]
 async fn c2b_validation(
     State(st): State<AppState>,
     Path(token): Path<String>,
-    Json(b): Json<C2b>,
-) -> Result<axum::Json<Value>, ApiError> {
-    let me = landlord_of(&st, &token).await?;
-    let reject = |code: &str| axum::Json(json!({ "ResultCode": code, "ResultDesc": "Rejected" }));
-    if Kes::from_json(&b.trans_amount)
-        .map(|a| a.is_zero())
-        .unwrap_or(true)
-    {
-        return Ok(reject("C2B00013")); // invalid amount
-    }
-    let mut c = st.db.acquire().await?;
-    let unit = match b.bill_ref_number.as_deref() {
-        Some(r) => rentals::unit_by_account_ref(&mut c, &me, r).await?,
-        None => None,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<axum::Json<ValidationAnswer>, CallbackError> {
+    let (me, b): (String, C2bValidation) =
+        landlord_and_body(&st, &token, &headers, &body, true).await?;
+    let reject = |code| ValidationAnswer {
+        result_code: code,
+        result_desc: "Rejected",
     };
-    Ok(match unit {
-        Some(_) => axum::Json(json!({ "ResultCode": "0", "ResultDesc": "Accepted" })),
-        None => reject("C2B00012"), // invalid account number
-    })
+    if b.amount().is_none() {
+        return Ok(axum::Json(reject("C2B00013"))); // invalid amount
+    }
+    let known = match &b.bill_ref_number {
+        Some(r) => service::callbacks::account_exists(&st, &me, &r.0)
+            .await
+            .map_err(|e| CallbackError::new(e, true))?,
+        None => false,
+    };
+    Ok(axum::Json(if known {
+        ValidationAnswer {
+            result_code: "0",
+            result_desc: "Accepted",
+        }
+    } else {
+        reject("C2B00012") // invalid account number
+    }))
 }
 
 /// C2B confirmation: records the payment (idempotent on the receipt), credited to the lease
 /// of the unit whose account number was typed, or to the suspense list.
 #[utoipa::path(post, path = "/v1/callbacks/c2b/{token}/confirmation", operation_id = "c2bConfirmation", tag = "callbacks", security(()),
     params(("token" = String, Path, description = "the landlord's secret callback token")),
-    request_body = C2b,
-    responses((status = 200, description = "recorded (or a duplicate, ignored)", body = DarajaAck),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 403, response = super::openapi::Forbidden),
-        (status = 404, response = super::openapi::NotFound),
-        (status = 503, response = super::openapi::Unavailable)))]
+    request_body = C2bConfirmation,
+    responses((status = 200, description = "recorded (or a duplicate, ignored)", body = Ack),
+        (status = 400, description = "invalid request; nothing was changed", body = CallbackProblem, content_type = "application/problem+json"),
+        (status = 403, description = "source outside the allowed networks", body = CallbackProblem, content_type = "application/problem+json"),
+        (status = 404, description = "unknown callback token", body = CallbackProblem, content_type = "application/problem+json"),
+        (status = 503, description = "database unavailable; retry", body = CallbackProblem, content_type = "application/problem+json")))]
 async fn c2b_confirmation(
     State(st): State<AppState>,
     Path(token): Path<String>,
-    Json(b): Json<C2b>,
-) -> Result<axum::Json<Value>, ApiError> {
-    let me = landlord_of(&st, &token).await?;
-    let receipt = receipt("TransID", b.trans_id.as_deref().unwrap_or(""))?;
-    let amount = Kes::from_json(&b.trans_amount)
-        .map_err(|e| ApiError::field("TransAmount", e.to_string()))?;
-    if amount.is_zero() {
-        return Err(ApiError::field("TransAmount", "must be greater than zero"));
-    }
-    let paid_at = eat_time("TransTime", b.trans_time.as_deref().unwrap_or(""))?;
-    let bill_ref: Option<String> = b
-        .bill_ref_number
-        .as_deref()
-        .map(|s| s.trim().chars().take(40).collect());
-
-    let mut tx = st.db.begin().await?;
-    let id = payments::record_c2b(
-        &mut tx,
-        &me,
-        &receipt,
-        amount.shillings(),
-        bill_ref.as_deref(),
-        paid_at,
-    )
-    .await?;
-    tx.commit().await?;
-    match id {
-        Some((id, matched)) => {
-            tracing::info!(payment = %id, matched, "c2b payment recorded")
-        }
-        None => tracing::info!("duplicate c2b confirmation ignored"),
-    }
-    Ok(accepted())
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-struct StkEnvelope {
-    #[serde(rename = "Body")]
-    body: StkBody,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-struct StkBody {
-    #[serde(rename = "stkCallback")]
-    stk_callback: StkCallback,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "PascalCase")]
-struct StkCallback {
-    #[serde(rename = "CheckoutRequestID")]
-    checkout_request_id: String,
-    /// 0 = paid; anything else (1032 cancelled, 1037 timeout, …) is recorded, never credited.
-    #[schema(value_type = i64)]
-    result_code: Value,
-    result_desc: Option<String>,
-    /// Present when ResultCode is 0: Amount, MpesaReceiptNumber, TransactionDate, ….
-    callback_metadata: Option<StkMetadata>,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-struct StkMetadata {
-    #[serde(rename = "Item", default)]
-    item: Vec<StkItem>,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-struct StkItem {
-    #[serde(rename = "Name")]
-    name: String,
-    /// Absent for some items (e.g. `Balance`).
-    #[serde(rename = "Value")]
-    #[schema(value_type = Option<Object>)]
-    value: Option<Value>,
-}
-
-impl StkMetadata {
-    /// Items are read by name, never by position.
-    fn get(&self, name: &str) -> Option<&Value> {
-        self.item
-            .iter()
-            .find(|i| i.name == name)
-            .and_then(|i| i.value.as_ref())
-    }
-}
-
-fn value_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<axum::Json<Ack>, CallbackError> {
+    let (me, b): (String, C2bConfirmation) =
+        landlord_and_body(&st, &token, &headers, &body, false).await?;
+    service::callbacks::record_c2b(&st, &me, &b.payment())
+        .await
+        .map_err(|e| CallbackError::new(e, false))?;
+    Ok(axum::Json(ACCEPTED))
 }
 
 /// STK push result: a success is credited once to the lease the request was registered
@@ -269,101 +243,34 @@ fn value_text(v: &Value) -> String {
 #[utoipa::path(post, path = "/v1/callbacks/stk/{token}", operation_id = "stkCallback", tag = "callbacks", security(()),
     params(("token" = String, Path, description = "the landlord's secret callback token")),
     request_body = StkEnvelope,
-    responses((status = 200, description = "recorded (or a duplicate, ignored)", body = DarajaAck),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 403, response = super::openapi::Forbidden),
-        (status = 404, response = super::openapi::NotFound),
-        (status = 503, response = super::openapi::Unavailable)))]
+    responses((status = 200, description = "recorded (or a duplicate, ignored)", body = Ack),
+        (status = 400, description = "invalid request; nothing was changed", body = CallbackProblem, content_type = "application/problem+json"),
+        (status = 403, description = "source outside the allowed networks", body = CallbackProblem, content_type = "application/problem+json"),
+        (status = 404, description = "unknown callback token", body = CallbackProblem, content_type = "application/problem+json"),
+        (status = 422, description = "well-formed, but TransactionDate is not a real time; nothing was changed", body = CallbackProblem, content_type = "application/problem+json"),
+        (status = 503, description = "database unavailable; retry", body = CallbackProblem, content_type = "application/problem+json")))]
 async fn stk_callback(
     State(st): State<AppState>,
     Path(token): Path<String>,
-    Json(env): Json<StkEnvelope>,
-) -> Result<axum::Json<Value>, ApiError> {
-    let me = landlord_of(&st, &token).await?;
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<axum::Json<Ack>, CallbackError> {
+    let e = |err| CallbackError::new(err, false);
+    let (me, env): (String, StkEnvelope) =
+        landlord_and_body(&st, &token, &headers, &body, false).await?;
     let cb = env.body.stk_callback;
-    let checkout = super::text(
-        "Body.stkCallback.CheckoutRequestID",
-        &cb.checkout_request_id,
-        64,
-    )?;
-    let result_code: i64 = value_text(&cb.result_code)
-        .trim()
-        .parse()
-        .map_err(|_| ApiError::field("Body.stkCallback.ResultCode", "must be an integer"))?;
-    let desc = cb.result_desc.unwrap_or_default();
-    // Parse everything before touching the database: a bad callback changes nothing.
-    let success = if result_code == 0 {
-        let md = cb.callback_metadata.as_ref().ok_or_else(|| {
-            ApiError::field(
-                "Body.stkCallback.CallbackMetadata",
-                "required when ResultCode is 0",
-            )
-        })?;
-        let amount = md
-            .get("Amount")
-            .ok_or_else(|| ApiError::field("Body.stkCallback.CallbackMetadata.Amount", "missing"))
-            .and_then(|v| {
-                Kes::from_json(v).map_err(|e| {
-                    ApiError::field("Body.stkCallback.CallbackMetadata.Amount", e.to_string())
-                })
-            })?;
-        let rcpt = md
-            .get("MpesaReceiptNumber")
-            .map(value_text)
-            .ok_or_else(|| {
-                ApiError::field(
-                    "Body.stkCallback.CallbackMetadata.MpesaReceiptNumber",
-                    "missing",
-                )
+    // Read everything before touching the database: a bad callback changes nothing.
+    let outcome = cb
+        .outcome(chrono::Utc::now())
+        .map_err(|(field, why, in_schema)| {
+            e(if in_schema {
+                ApiError::field(field, why)
+            } else {
+                ApiError::unprocessable_field(field, why)
             })
-            .and_then(|r| receipt("Body.stkCallback.CallbackMetadata.MpesaReceiptNumber", &r))?;
-        let paid_at = match md.get("TransactionDate") {
-            Some(v) => eat_time(
-                "Body.stkCallback.CallbackMetadata.TransactionDate",
-                &value_text(v),
-            )?,
-            None => Utc::now(),
-        };
-        Some((amount, rcpt, paid_at))
-    } else {
-        None
-    };
-
-    let mut tx = st.db.begin().await?;
-    let state = payments::lock_stk(&mut tx, &me, &checkout)
-        .await?
-        .ok_or(ApiError::NotFound("stk request"))?;
-    if state.completed {
-        tx.commit().await?;
-        tracing::info!("duplicate stk callback ignored");
-        return Ok(accepted());
-    }
-    match success {
-        None => {
-            // 1032 cancelled by user, 1 insufficient funds, 1037 timeout, …: never credited.
-            payments::complete_stk(&mut tx, &checkout, result_code, &desc, None, None).await?;
-            tx.commit().await?;
-            tracing::info!(result_code, "stk push failed; recorded, not credited");
-        }
-        Some((amount, rcpt, paid_at)) => {
-            let id = payments::insert(
-                &mut tx,
-                &me,
-                &payments::NewPayment {
-                    lease_id: state.lease_id,
-                    method: "mpesa_stk",
-                    kind: "rent",
-                    amount: amount.shillings(),
-                    receipt: Some(&rcpt),
-                    bill_ref: None,
-                    paid_at,
-                },
-            )
-            .await?;
-            payments::complete_stk(&mut tx, &checkout, 0, &desc, Some(&rcpt), id).await?;
-            tx.commit().await?;
-            tracing::info!(matched = state.lease_id.is_some(), "stk payment recorded");
-        }
-    }
-    Ok(accepted())
+        })?;
+    service::callbacks::record_stk(&st, &me, &cb, outcome)
+        .await
+        .map_err(e)?;
+    Ok(axum::Json(ACCEPTED))
 }

@@ -1,16 +1,18 @@
 //! Expenses per property: category, amount (whole shillings), date, note.
 
-use super::{begin_write, read_conn, text, ApiRoute};
+use super::resource::{self, List, ListParams, Show};
+use super::ApiRoute;
 use crate::auth::Landlord;
-use crate::domain::{Kes, Period};
-use crate::error::ApiError;
-use crate::extract::{path_id, Json, Query};
+use crate::domain::text::Text500;
+use crate::domain::{Day, PositiveKes};
+use crate::error::{doc, ApiError};
+use crate::extract::{Json, Path};
+use crate::service::{self, resources::ExpenseFilter};
 use crate::state::AppState;
-use crate::store::expenses::{self, Category};
-use crate::store::{rentals, Page, PageQuery};
-use axum::extract::{Path, State};
+use crate::store::expenses::{Category, Expense};
+use crate::store::{Page, PageQuery};
+use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::NaiveDate;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -24,128 +26,69 @@ pub fn routes() -> Vec<ApiRoute> {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewExpense {
+pub struct NewExpense {
     property_id: Uuid,
     category: Category,
-    #[schema(value_type = crate::routes::openapi::Money)]
-    amount: Kes,
+    amount: PositiveKes,
     /// The day the money was spent.
-    spent_on: NaiveDate,
-    note: Option<String>,
+    spent_on: Day,
+    note: Option<Text500>,
 }
 
 /// Records an expense of a property.
 #[utoipa::path(post, path = "/v1/expenses", operation_id = "createExpense", tag = "expenses",
     request_body = NewExpense,
-    responses((status = 201, description = "recorded", body = expenses::Expense),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 422, response = super::openapi::Unprocessable),
-        (status = 503, response = super::openapi::Unavailable)))]
+    responses((status = 201, description = "recorded", body = Expense),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 422, response = doc::Unprocessable),
+        (status = 503, response = doc::Unavailable)))]
 async fn create(
     State(st): State<AppState>,
     Landlord(me): Landlord,
     Json(b): Json<NewExpense>,
-) -> Result<(StatusCode, axum::Json<expenses::Expense>), ApiError> {
-    if b.amount.is_zero() {
-        return Err(ApiError::field("amount", "must be greater than zero"));
-    }
-    let note = match b.note.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(n) => Some(text("note", n, 500)?),
-    };
-    let mut tx = begin_write(&st, &me).await?;
-    if rentals::get_property(&mut tx, &me, b.property_id)
-        .await?
-        .is_none()
-    {
-        return Err(ApiError::unprocessable_field(
-            "property_id",
-            "no such property",
-        ));
-    }
-    let e = expenses::insert(
-        &mut tx,
+) -> Result<(StatusCode, axum::Json<Expense>), ApiError> {
+    let e = service::maintenance::record_expense(
+        &st,
         &me,
-        &expenses::NewExpense {
+        service::maintenance::NewExpense {
             property_id: b.property_id,
             category: b.category,
-            amount: b.amount.shillings(),
+            amount: b.amount,
             spent_on: b.spent_on,
-            note: note.as_deref(),
+            note: b.note,
         },
     )
     .await?;
-    tx.commit().await?;
     Ok((StatusCode::CREATED, axum::Json(e)))
 }
 
 /// One expense.
 #[utoipa::path(get, path = "/v1/expenses/{id}", operation_id = "getExpense", tag = "expenses",
     params(("id" = Uuid, Path, description = "expense id")),
-    responses((status = 200, description = "the expense", body = expenses::Expense),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 404, response = super::openapi::NotFound),
-        (status = 503, response = super::openapi::Unavailable)))]
+    responses((status = 200, description = "the expense", body = Expense),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NotFound),
+        (status = 503, response = doc::Unavailable)))]
 async fn show(
     State(st): State<AppState>,
     Landlord(me): Landlord,
     Path(id): Path<String>,
-) -> Result<axum::Json<expenses::Expense>, ApiError> {
-    let id = path_id(&id, "expense")?;
-    let mut c = read_conn(&st).await?;
-    expenses::get(&mut c, &me, id)
-        .await?
-        .map(axum::Json)
-        .ok_or(ApiError::NotFound("expense"))
-}
-
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    property_id: Option<Uuid>,
-    /// `YYYY-MM`: expenses spent in that month.
-    #[param(value_type = Option<String>)]
-    period: Option<Period>,
-    #[param(inline)]
-    category: Option<Category>,
-    /// Page size, 1–200 (default 50).
-    limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    cursor: Option<String>,
+) -> Show<Expense> {
+    resource::show(&st, &me, &id).await
 }
 
 /// Expenses, newest first, filtered by property, month or category.
 #[utoipa::path(get, path = "/v1/expenses", operation_id = "listExpenses", tag = "expenses",
-    params(ListQuery),
-    responses((status = 200, description = "a page of expenses", body = Page<expenses::Expense>),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 503, response = super::openapi::Unavailable)))]
+    params(PageQuery, ExpenseFilter),
+    responses((status = 200, description = "a page of expenses", body = Page<Expense>),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 503, response = doc::Unavailable)))]
 async fn list(
     State(st): State<AppState>,
     Landlord(me): Landlord,
-    Query(q): Query<ListQuery>,
-) -> Result<axum::Json<Page<expenses::Expense>>, ApiError> {
-    let (limit, before) = PageQuery {
-        limit: q.limit,
-        cursor: q.cursor,
-    }
-    .bounds()?;
-    let mut c = read_conn(&st).await?;
-    Ok(axum::Json(
-        expenses::list(
-            &mut c,
-            &me,
-            &expenses::Filter {
-                property_id: q.property_id,
-                period: q.period,
-                category: q.category,
-            },
-            limit,
-            before,
-        )
-        .await?,
-    ))
+    q: ListParams<ExpenseFilter>,
+) -> List<Expense> {
+    resource::list(&st, &me, q).await
 }

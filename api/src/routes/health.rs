@@ -19,6 +19,7 @@ pub fn routes() -> Vec<ApiRoute> {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Health {
     /// Always `ok`.
+    #[schema(value_type = String, pattern = "^ok$")]
     pub status: &'static str,
     pub version: &'static str,
 }
@@ -36,9 +37,11 @@ async fn health() -> Json<Health> {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Ready {
     /// `ready` | `unavailable`
+    #[schema(value_type = String, pattern = "^(ready|unavailable)$")]
     pub status: &'static str,
     pub region: String,
     /// `writer` | `replica` (a fenced, read-only writer reports `replica`).
+    #[schema(value_type = Option<String>, pattern = "^(writer|replica)$")]
     pub db_role: Option<&'static str>,
     pub fenced: bool,
     pub writer_region: Option<String>,
@@ -46,24 +49,6 @@ pub struct Ready {
     pub version: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<&'static str>,
-}
-
-/// What the database says about itself: role, fencing, and the replicated topology row.
-pub async fn db_facts(
-    state: &AppState,
-) -> Result<(bool, bool, Option<(String, i64)>), sqlx::Error> {
-    let mut c = state.db.acquire().await?;
-    let (in_recovery, read_only): (bool, String) = sqlx::query_as(
-        "SELECT pg_is_in_recovery(), current_setting('default_transaction_read_only')",
-    )
-    .fetch_one(&mut *c)
-    .await?;
-    let topo: Option<(String, i64)> =
-        sqlx::query_as("SELECT writer_region, epoch FROM region_topology WHERE singleton")
-            .fetch_optional(&mut *c)
-            .await
-            .unwrap_or(None);
-    Ok((in_recovery, read_only == "on", topo))
 }
 
 /// The database is reachable; its role (writer or replica) and the writer region.
@@ -74,7 +59,11 @@ pub async fn db_facts(
     ))]
 async fn ready(State(state): State<AppState>) -> Response {
     let region = state.settings.region.clone();
-    match tokio::time::timeout(Duration::from_secs(1), db_facts(&state)).await {
+    let facts = async {
+        let mut c = state.db.acquire().await?;
+        crate::store::health::db_facts(&mut c).await
+    };
+    match tokio::time::timeout(Duration::from_secs(1), facts).await {
         Ok(Ok((in_recovery, fenced, topo))) => {
             let role = if in_recovery || fenced {
                 "replica"

@@ -1,11 +1,12 @@
 //! The landlord's own settings: M-Pesa callback token and paybill short code.
 
-use super::{begin_write, ApiRoute};
+use super::ApiRoute;
 use crate::auth::Landlord;
-use crate::error::ApiError;
+use crate::domain::Shortcode;
+use crate::error::{doc, ApiError};
 use crate::extract::Json;
+use crate::service;
 use crate::state::AppState;
-use crate::store::landlords;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +30,7 @@ pub struct CallbackPaths {
 pub struct LandlordView {
     /// The JWT `sub`.
     pub id: String,
+    #[schema(value_type = Option<Shortcode>)]
     pub shortcode: Option<String>,
     /// Secret: whoever knows it can post callbacks for this landlord.
     pub callback_token: String,
@@ -51,76 +53,48 @@ fn view(id: &str, token: &str, shortcode: Option<&str>) -> axum::Json<LandlordVi
 /// The landlord (created on first use) with its callback token and paths.
 #[utoipa::path(get, path = "/v1/landlord", operation_id = "getLandlord", tag = "landlord",
     responses((status = 200, description = "the landlord", body = LandlordView),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 503, response = super::openapi::Unavailable)))]
+        (status = 401, response = doc::Unauthorized),
+        (status = 503, response = doc::Unavailable)))]
 async fn show(
     State(st): State<AppState>,
     Landlord(me): Landlord,
 ) -> Result<axum::Json<LandlordView>, ApiError> {
-    let mut c = st.db.acquire().await?;
-    if let Some(l) = landlords::get(&mut c, &me).await? {
-        return Ok(view(&l.id, &l.callback_token, l.shortcode.as_deref()));
-    }
-    drop(c);
-    let mut tx = begin_write(&st, &me).await?;
-    let l = landlords::get(&mut tx, &me)
-        .await?
-        .ok_or(ApiError::NotFound("landlord"))?;
-    tx.commit().await?;
+    let l = service::landlord::get_or_create(&st, &me).await?;
     Ok(view(&l.id, &l.callback_token, l.shortcode.as_deref()))
 }
 
 /// Replaces the callback token; the old one stops working at once.
 #[utoipa::path(post, path = "/v1/landlord/callback-token/rotate", operation_id = "rotateCallbackToken", tag = "landlord",
     responses((status = 200, description = "the new token", body = LandlordView),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 503, response = super::openapi::Unavailable)))]
+        (status = 401, response = doc::Unauthorized),
+        (status = 503, response = doc::Unavailable)))]
 async fn rotate(
     State(st): State<AppState>,
     Landlord(me): Landlord,
 ) -> Result<axum::Json<LandlordView>, ApiError> {
-    let mut tx = begin_write(&st, &me).await?;
-    let token = landlords::rotate_token(&mut tx, &me).await?;
-    let l = landlords::get(&mut tx, &me)
-        .await?
-        .ok_or(ApiError::NotFound("landlord"))?;
-    tx.commit().await?;
-    tracing::info!("callback token rotated");
-    Ok(view(&me, &token, l.shortcode.as_deref()))
+    let l = service::landlord::rotate_token(&st, &me).await?;
+    Ok(view(&l.id, &l.callback_token, l.shortcode.as_deref()))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ShortcodeBody {
-    /// Paybill or till number, 5 to 7 digits.
-    shortcode: String,
+pub struct ShortcodeBody {
+    shortcode: Shortcode,
 }
 
 /// Sets the paybill short code.
 #[utoipa::path(put, path = "/v1/landlord/shortcode", operation_id = "setShortcode", tag = "landlord",
     request_body = ShortcodeBody,
     responses((status = 200, description = "updated", body = LandlordView),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 409, response = super::openapi::Conflict),
-        (status = 503, response = super::openapi::Unavailable)))]
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 409, response = doc::Conflict),
+        (status = 503, response = doc::Unavailable)))]
 async fn set_shortcode(
     State(st): State<AppState>,
     Landlord(me): Landlord,
     Json(b): Json<ShortcodeBody>,
 ) -> Result<axum::Json<LandlordView>, ApiError> {
-    let sc = b.shortcode.trim();
-    if !(5..=7).contains(&sc.len()) || !sc.bytes().all(|c| c.is_ascii_digit()) {
-        return Err(ApiError::field(
-            "shortcode",
-            "must be a paybill/till number of 5 to 7 digits",
-        ));
-    }
-    let mut tx = begin_write(&st, &me).await?;
-    landlords::set_shortcode(&mut tx, &me, sc).await?;
-    let l = landlords::get(&mut tx, &me)
-        .await?
-        .ok_or(ApiError::NotFound("landlord"))?;
-    tx.commit().await?;
+    let l = service::landlord::set_shortcode(&st, &me, &b.shortcode).await?;
     Ok(view(&l.id, &l.callback_token, l.shortcode.as_deref()))
 }

@@ -1,13 +1,11 @@
 //! The OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]` annotations and
-//! served at `GET /openapi.json`, plus the checks the tests run on it: every routed
-//! (method, path) is documented ([`undocumented`]), every documented one is routed
-//! ([`unrouted`]), and the document is structurally valid OpenAPI 3.1 ([`structural_errors`]).
+//! the domain types' schemas, served at `GET /openapi.json`. A few JSON Schema keywords
+//! utoipa cannot derive (cross-field rules, links between operations) are added by
+//! [`refine`]. This module depends on the route modules, never the other way round.
 
 use super::ApiRoute;
-use axum::http::Method;
-use serde::Serialize;
-use serde_json::Value;
-use std::collections::{BTreeSet, HashSet};
+use crate::error::{doc, InvalidParam, Problem};
+use serde_json::{json, Value};
 use std::sync::OnceLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -15,84 +13,6 @@ use utoipa::{Modify, OpenApi};
 pub fn routes() -> Vec<ApiRoute> {
     vec![ApiRoute::get("/openapi.json", openapi_json)]
 }
-
-/// RFC 9457 problem details, the body of every error.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Problem {
-    /// e.g. `about:blank#invalid-request`
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub title: String,
-    pub status: u16,
-    /// Human-readable; never echoes submitted values.
-    pub detail: String,
-    /// The offending fields (JSON paths, header or column names).
-    #[serde(rename = "invalid-params", skip_serializing_if = "Vec::is_empty")]
-    pub invalid_params: Vec<InvalidParam>,
-    /// On a 503 from a read-only region: where writes go.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub writer_region: Option<String>,
-}
-
-/// An amount of whole Kenya shillings: a JSON integer (`1500`) or a decimal string with a
-/// zero fraction (`"1500.00"`). Fractions of a shilling are rejected.
-#[derive(Serialize, utoipa::ToSchema)]
-#[serde(untagged)]
-#[allow(dead_code)]
-pub enum Money {
-    Integer(u64),
-    Text(String),
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct InvalidParam {
-    pub name: String,
-    pub reason: String,
-}
-
-/// Invalid request: `invalid-params` names the field; nothing was changed.
-#[derive(utoipa::ToResponse)]
-#[response(content_type = "application/problem+json")]
-#[allow(dead_code)]
-pub struct BadRequest(Problem);
-
-/// Missing, expired or otherwise invalid bearer token.
-#[derive(utoipa::ToResponse)]
-#[response(content_type = "application/problem+json")]
-#[allow(dead_code)]
-pub struct Unauthorized(Problem);
-
-/// No such resource for this landlord (another landlord's resource is not found too).
-#[derive(utoipa::ToResponse)]
-#[response(content_type = "application/problem+json")]
-#[allow(dead_code)]
-pub struct NotFound(Problem);
-
-/// Conflicts with the resource's state or existing data; `invalid-params` names the field.
-#[derive(utoipa::ToResponse)]
-#[response(content_type = "application/problem+json")]
-#[allow(dead_code)]
-pub struct Conflict(Problem);
-
-/// Well-formed but not acceptable (e.g. refers to a missing resource, a malformed file);
-/// nothing was changed.
-#[derive(utoipa::ToResponse)]
-#[response(content_type = "application/problem+json")]
-#[allow(dead_code)]
-pub struct Unprocessable(Problem);
-
-/// Refused (callbacks from outside the allowed source networks).
-#[derive(utoipa::ToResponse)]
-#[response(content_type = "application/problem+json")]
-#[allow(dead_code)]
-pub struct Forbidden(Problem);
-
-/// The database is unavailable or read-only in this region (header `pm-writer-region`
-/// names the writer region); retry. Nothing was changed.
-#[derive(utoipa::ToResponse)]
-#[response(content_type = "application/problem+json")]
-#[allow(dead_code)]
-pub struct Unavailable(Problem);
 
 struct BearerAuth;
 
@@ -119,7 +39,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(
         title = "Property Management API",
-        description = "Rent, M-Pesa payments, maintenance, expenses, reports and tenant data rights for Kenyan landlords. All money is whole Kenya shillings (integers). Lists are newest first with cursor pagination (`limit`, `cursor` → `next_cursor`).",
+        description = "Rent, M-Pesa payments, maintenance, expenses, reports and tenant data rights for Kenyan landlords. All money is whole Kenya shillings (integers). Lists are newest first with cursor pagination (`limit`, `cursor` → `next_cursor`). A request that does not match this document is a 400 naming the field; one that matches but cannot be processed (it refers to something missing, dates out of order) is a 422.",
         license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
     modifiers(&BearerAuth),
@@ -174,8 +94,8 @@ impl Modify for BearerAuth {
         super::callbacks::stk_callback,
     ),
     components(
-        schemas(Problem, InvalidParam, Money),
-        responses(BadRequest, Unauthorized, NotFound, Conflict, Unprocessable, Forbidden, Unavailable)
+        schemas(Problem, InvalidParam, crate::store::page::Limit, crate::store::page::Cursor, super::reconciliations::Flag, crate::domain::Day, crate::domain::Period),
+        responses(doc::BadRequest, doc::Unauthorized, doc::NotFound, doc::Conflict, doc::Unprocessable, doc::Forbidden, doc::Unavailable)
     ),
     tags(
         (name = "health", description = "Liveness and readiness (no token)"),
@@ -196,7 +116,11 @@ struct ApiDoc;
 /// The document, as JSON (built once).
 pub fn document() -> &'static Value {
     static DOC: OnceLock<Value> = OnceLock::new();
-    DOC.get_or_init(|| serde_json::to_value(ApiDoc::openapi()).expect("OpenAPI serializes"))
+    DOC.get_or_init(|| {
+        let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("OpenAPI serializes");
+        refine(&mut doc);
+        doc
+    })
 }
 
 /// This OpenAPI 3.1 document.
@@ -206,281 +130,130 @@ async fn openapi_json() -> axum::Json<&'static Value> {
     axum::Json(document())
 }
 
-const METHODS: [&str; 8] = [
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
-
-/// Every documented (method, path) of `doc`, methods lower-case.
-pub fn documented(doc: &Value) -> BTreeSet<(String, String)> {
-    let mut out = BTreeSet::new();
-    if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
-        for (path, item) in paths {
-            for m in METHODS {
-                if item.get(m).is_some() {
-                    out.insert((m.to_string(), path.clone()));
-                }
-            }
-        }
-    }
-    out
-}
-
-/// The routed (method, path) pairs missing from `doc`, as `METHOD path`.
-pub fn undocumented<'a>(
-    routes: impl IntoIterator<Item = (&'a Method, &'a str)>,
-    doc: &Value,
-) -> Vec<String> {
-    let docs = documented(doc);
-    routes
-        .into_iter()
-        .filter(|(m, p)| !docs.contains(&(m.as_str().to_ascii_lowercase(), p.to_string())))
-        .map(|(m, p)| format!("{m} {p}"))
-        .collect()
-}
-
-/// The documented (method, path) pairs no route serves.
-pub fn unrouted<'a>(
-    routes: impl IntoIterator<Item = (&'a Method, &'a str)>,
-    doc: &Value,
-) -> Vec<String> {
-    let routed: HashSet<(String, String)> = routes
-        .into_iter()
-        .map(|(m, p)| (m.as_str().to_ascii_lowercase(), p.to_string()))
-        .collect();
-    documented(doc)
-        .into_iter()
-        .filter(|k| !routed.contains(k))
-        .map(|(m, p)| format!("{} {p}", m.to_ascii_uppercase()))
-        .collect()
-}
-
-/// Structural checks of an OpenAPI 3.1 document beyond what serde guarantees: the version,
-/// `info`, path templates and their path parameters, every operation with at least one
-/// response and every response with a description, unique operation ids, known security
-/// schemes, and every `$ref` resolving inside the document. Returns the problems found.
-pub fn structural_errors(doc: &Value) -> Vec<String> {
-    let mut errs = Vec::new();
-    match doc.get("openapi").and_then(Value::as_str) {
-        Some(v) if v.starts_with("3.1.") => {}
-        other => errs.push(format!("`openapi` must be 3.1.x, is {other:?}")),
-    }
-    for k in ["title", "version"] {
-        if doc
-            .pointer(&format!("/info/{k}"))
-            .and_then(Value::as_str)
-            .is_none_or(str::is_empty)
-        {
-            errs.push(format!("info.{k} is required"));
-        }
-    }
-    let schemes: HashSet<String> = doc
-        .pointer("/components/securitySchemes")
-        .and_then(Value::as_object)
-        .map(|o| o.keys().cloned().collect())
-        .unwrap_or_default();
-    let check_security = |where_: &str, sec: &Value, errs: &mut Vec<String>| {
-        for req in sec.as_array().into_iter().flatten() {
-            for name in req.as_object().into_iter().flat_map(|o| o.keys()) {
-                if !schemes.contains(name) {
-                    errs.push(format!("{where_}: unknown security scheme `{name}`"));
-                }
-            }
-        }
+/// Adds what utoipa cannot derive: cross-field rules the server enforces, and links
+/// (which operation reads what another created, for clients and stateful testing).
+fn refine(doc: &mut Value) {
+    let schemas = &mut doc["components"]["schemas"];
+    // PATCH maintenance request: something to change; `cost` only when resolving;
+    // `resolved_on` only with a cost.
+    let change = &mut schemas["Change"];
+    change["minProperties"] = json!(1);
+    change["anyOf"] = json!([
+        {"required": ["status"]}, {"required": ["assignee"]}, {"required": ["priority"]}
+    ]);
+    change["dependentRequired"] = json!({"cost": ["status"], "resolved_on": ["cost"]});
+    change["dependentSchemas"] = json!({"cost": {"properties": {"status": {"const": "resolved"}}}});
+    // A successful STK push carries its metadata: Amount and MpesaReceiptNumber items.
+    let named = |name: &str| {
+        json!({"contains": {"type": "object", "required": ["Name", "Value"],
+        "properties": {"Name": {"const": name}}}})
     };
-    if let Some(sec) = doc.get("security") {
-        check_security("root", sec, &mut errs);
-    }
-    let mut op_ids = HashSet::new();
-    match doc.get("paths").and_then(Value::as_object) {
-        None => errs.push("`paths` is missing".into()),
-        Some(paths) => {
-            for (path, item) in paths {
-                if !path.starts_with('/') {
-                    errs.push(format!("path `{path}` must start with /"));
-                }
-                let templated: Vec<&str> = path
-                    .split('/')
-                    .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-                    .collect();
-                let Some(item) = item.as_object() else {
-                    errs.push(format!("{path}: path item must be an object"));
-                    continue;
-                };
-                for (key, op) in item {
-                    if !METHODS.contains(&key.as_str()) {
-                        if !["parameters", "summary", "description", "servers", "$ref"]
-                            .contains(&key.as_str())
-                        {
-                            errs.push(format!("{path}: unknown path item field `{key}`"));
-                        }
-                        continue;
-                    }
-                    let at = format!("{} {path}", key.to_ascii_uppercase());
-                    if let Some(id) = op.get("operationId").and_then(Value::as_str) {
-                        if !op_ids.insert(id.to_string()) {
-                            errs.push(format!("{at}: duplicate operationId `{id}`"));
-                        }
-                    }
-                    match op.get("responses").and_then(Value::as_object) {
-                        Some(r) if !r.is_empty() => {
-                            for (status, resp) in r {
-                                let ok_status = status == "default"
-                                    || (status.len() == 3
-                                        && (status.bytes().all(|b| b.is_ascii_digit())
-                                            || status.ends_with("XX")));
-                                if !ok_status {
-                                    errs.push(format!("{at}: bad response status `{status}`"));
-                                }
-                                if resp.get("$ref").is_none()
-                                    && resp.get("description").and_then(Value::as_str).is_none()
-                                {
-                                    errs.push(format!(
-                                        "{at} {status}: response needs a description"
-                                    ));
-                                }
-                            }
-                        }
-                        _ => errs.push(format!("{at}: operation has no responses")),
-                    }
-                    if let Some(sec) = op.get("security") {
-                        check_security(&at, sec, &mut errs);
-                    }
-                    let params: Vec<&Value> = op
-                        .get("parameters")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                        .chain(
-                            item.get("parameters")
-                                .and_then(Value::as_array)
-                                .into_iter()
-                                .flatten(),
-                        )
-                        .collect();
-                    let mut seen = HashSet::new();
-                    for p in &params {
-                        let (Some(name), Some(inn)) = (
-                            p.get("name").and_then(Value::as_str),
-                            p.get("in").and_then(Value::as_str),
-                        ) else {
-                            if p.get("$ref").is_none() {
-                                errs.push(format!("{at}: parameter needs `name` and `in`"));
-                            }
-                            continue;
-                        };
-                        if !["query", "header", "path", "cookie"].contains(&inn) {
-                            errs.push(format!("{at}: parameter `{name}` in unknown `{inn}`"));
-                        }
-                        if !seen.insert((name, inn)) {
-                            errs.push(format!("{at}: parameter `{name}` in {inn} twice"));
-                        }
-                        if inn == "path" {
-                            if p.get("required") != Some(&Value::Bool(true)) {
-                                errs.push(format!(
-                                    "{at}: path parameter `{name}` must be required"
-                                ));
-                            }
-                            if !templated.contains(&name) {
-                                errs.push(format!("{at}: path parameter `{name}` not in the path"));
-                            }
-                        }
-                        if p.get("schema").is_none() && p.get("content").is_none() {
-                            errs.push(format!("{at}: parameter `{name}` needs a schema"));
-                        }
-                    }
-                    for t in &templated {
-                        if !seen.contains(&(*t, "path")) {
-                            errs.push(format!("{at}: path parameter `{t}` is not documented"));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    let mut refs = Vec::new();
-    collect_refs(doc, &mut refs);
-    for r in refs {
-        match r.strip_prefix('#') {
-            Some(ptr) if doc.pointer(ptr).is_some() => {}
-            _ => errs.push(format!("$ref `{r}` does not resolve")),
-        }
-    }
-    errs
-}
+    schemas["StkCallback"]["if"] =
+        json!({"properties": {"ResultCode": {"const": 0}}, "required": ["ResultCode"]});
+    schemas["StkCallback"]["then"] = json!({
+        "required": ["CallbackMetadata"],
+        "properties": {"CallbackMetadata": {"type": "object", "required": ["Item"],
+            "properties": {"Item": {"allOf": [named("Amount"), named("MpesaReceiptNumber")]}}}}
+    });
+    // Items read by name: those we use must hold a readable value.
+    let when = |name: &str, value: Value| {
+        json!({
+            "if": {"properties": {"Name": {"const": name}}, "required": ["Name"]},
+            "then": {"properties": {"Value": value}}
+        })
+    };
+    schemas["StkItem"]["allOf"] = json!([
+        when(
+            "Amount",
+            json!({"$ref": "#/components/schemas/PositiveMoney"})
+        ),
+        when(
+            "MpesaReceiptNumber",
+            json!({"$ref": "#/components/schemas/Receipt"})
+        ),
+        when(
+            "TransactionDate",
+            json!({"anyOf": [
+                {"$ref": "#/components/schemas/DarajaTime"},
+                {"type": "integer", "minimum": crate::domain::daraja::STK_DATE_MIN,
+                 "maximum": crate::domain::daraja::STK_DATE_MAX}
+            ]})
+        ),
+    ]);
 
-fn collect_refs(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::Object(o) => {
-            for (k, x) in o {
-                match (k.as_str(), x) {
-                    ("$ref", Value::String(s)) => out.push(s.clone()),
-                    _ => collect_refs(x, out),
-                }
-            }
-        }
-        Value::Array(a) => a.iter().for_each(|x| collect_refs(x, out)),
-        _ => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn the_checker_finds_an_undocumented_route_and_an_unrouted_operation() {
-        let doc = json!({"paths": {
-            "/v1/things": {"get": {"responses": {"200": {"description": "ok"}}}},
-            "/v1/things/{id}": {"get": {"responses": {"200": {"description": "ok"}}}},
-        }});
-        let routes = [
-            (Method::GET, "/v1/things"),
-            (Method::POST, "/v1/things"), // routed, not documented
-        ];
-        let pairs = routes.iter().map(|(m, p)| (m, *p));
-        assert_eq!(undocumented(pairs.clone(), &doc), vec!["POST /v1/things"]);
-        assert_eq!(unrouted(pairs, &doc), vec!["GET /v1/things/{id}"]);
-    }
-
-    #[test]
-    fn the_generated_document_documents_itself_and_passes_the_structural_check() {
-        let doc = document();
-        assert_eq!(structural_errors(doc), Vec::<String>::new());
-        assert!(documented(doc).contains(&("get".into(), "/openapi.json".into())));
-    }
-
-    #[test]
-    fn the_structural_check_catches_broken_documents() {
-        let doc = json!({
-            "openapi": "3.0.3",
-            "info": {"title": "t"},
-            "security": [{"nope": []}],
-            "paths": {
-                "/a/{id}": {"get": {"responses": {}}},
-                "/b": {"post": {
-                    "operationId": "x",
-                    "parameters": [{"name": "id", "in": "path", "schema": {}}],
-                    "responses": {"200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Missing"}}}}}
-                }},
-                "/c": {"get": {"operationId": "x", "responses": {"2000": {"description": "?"}}}}
-            }
+    // Links: what a create answers is read back by id.
+    let links: &[(&str, &str, &str, &str, &str)] = &[
+        (
+            "/v1/properties",
+            "post",
+            "201",
+            "getProperty",
+            "GetProperty",
+        ),
+        ("/v1/units", "post", "201", "getUnit", "GetUnit"),
+        ("/v1/tenants", "post", "201", "getTenant", "GetTenant"),
+        ("/v1/leases", "post", "201", "getLease", "GetLease"),
+        ("/v1/payments", "post", "201", "getPayment", "GetPayment"),
+        (
+            "/v1/maintenance-requests",
+            "post",
+            "201",
+            "getMaintenanceRequest",
+            "GetMaintenanceRequest",
+        ),
+        ("/v1/expenses", "post", "201", "getExpense", "GetExpense"),
+    ];
+    for (path, method, status, target, name) in links {
+        doc["paths"][path][method]["responses"][status]["links"] = json!({
+            *name: {"operationId": target, "parameters": {"id": "$response.body#/id"}}
         });
-        let errs = structural_errors(&doc).join("\n");
-        for needle in [
-            "`openapi` must be 3.1.x",
-            "info.version is required",
-            "unknown security scheme `nope`",
-            "GET /a/{id}: operation has no responses",
-            "GET /a/{id}: path parameter `id` is not documented",
-            "POST /b: path parameter `id` must be required",
-            "POST /b: path parameter `id` not in the path",
-            "POST /b 200: response needs a description",
-            "$ref `#/components/schemas/Missing` does not resolve",
-            "duplicate operationId `x`",
-            "bad response status `2000`",
-        ] {
-            assert!(errs.contains(needle), "missing `{needle}` in:\n{errs}");
+    }
+    let more: &[(&str, &str, &str, Value)] = &[
+        (
+            "/v1/stk-requests",
+            "post",
+            "201",
+            json!({"GetStkRequest": {"operationId": "getStkRequest",
+            "parameters": {"id": "$response.body#/checkout_request_id"}}}),
+        ),
+        (
+            "/v1/tenants",
+            "post",
+            "201",
+            json!({
+            "GetTenantStatement": {"operationId": "getTenantStatement", "parameters": {"id": "$response.body#/id"}},
+            "ExportTenant": {"operationId": "exportTenant", "parameters": {"id": "$response.body#/id"}},
+            "EraseTenant": {"operationId": "eraseTenant", "parameters": {"id": "$response.body#/id"}}}),
+        ),
+        (
+            "/v1/leases",
+            "post",
+            "201",
+            json!({"GetLeaseArrears": {"operationId": "getLeaseArrears",
+            "parameters": {"id": "$response.body#/id"}}}),
+        ),
+        (
+            "/v1/payments",
+            "post",
+            "201",
+            json!({"MatchPayment": {"operationId": "matchPayment",
+            "parameters": {"id": "$response.body#/id"}}}),
+        ),
+        (
+            "/v1/maintenance-requests",
+            "post",
+            "201",
+            json!({"UpdateMaintenanceRequest": {
+            "operationId": "updateMaintenanceRequest", "parameters": {"id": "$response.body#/id"}}}),
+        ),
+    ];
+    for (path, method, status, l) in more {
+        let at = &mut doc["paths"][path][method]["responses"][status]["links"];
+        if at.is_null() {
+            *at = json!({});
+        }
+        if let (Some(o), Some(add)) = (at.as_object_mut(), l.as_object()) {
+            o.extend(add.clone());
         }
     }
 }

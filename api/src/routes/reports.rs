@@ -2,18 +2,19 @@
 //! JSON by default; `Accept: text/csv` answers the report's rows as CSV (a header line,
 //! then one line per row; amounts as integers of whole shillings; totals only in JSON).
 
-use super::{read_snapshot, ApiRoute};
+use super::ApiRoute;
 use crate::auth::Landlord;
-use crate::domain::Period;
-use crate::error::ApiError;
+use crate::domain::{Day, Period};
+use crate::error::{doc, ApiError};
 use crate::extract::Query;
+use crate::service::reports::{ArrearsAging, DepositRegister, Occupancy, RentRoll};
+use crate::service::{self};
 use crate::state::AppState;
-use crate::store::reports::{self, ArrearsRow, DepositRow, OccupancyRow, RentRollRow};
+use crate::store::reports;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use uuid::Uuid;
 
 pub fn routes() -> Vec<ApiRoute> {
@@ -31,7 +32,6 @@ pub fn routes() -> Vec<ApiRoute> {
 #[serde(deny_unknown_fields)]
 struct ReportQuery {
     /// The month, `YYYY-MM`.
-    #[param(value_type = String, example = "2026-02")]
     period: Period,
     /// Only this property.
     property_id: Option<Uuid>,
@@ -42,10 +42,9 @@ struct ReportQuery {
 #[serde(deny_unknown_fields)]
 struct ArrearsQuery {
     /// The month, `YYYY-MM`.
-    #[param(value_type = String, example = "2026-02")]
     period: Period,
     /// The day arrears are aged on; default the period's last day.
-    as_of: Option<NaiveDate>,
+    as_of: Option<Day>,
     /// Only this property.
     property_id: Option<Uuid>,
 }
@@ -118,32 +117,22 @@ fn csv_response(
     Ok(resp)
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct RentRoll {
-    period: String,
-    property_id: Option<Uuid>,
-    rows: Vec<RentRollRow>,
-    totals: reports::RentRollTotals,
-}
-
 /// Rent roll: every unit with its lease(s) in the period — tenant, rent, rent invoiced for
 /// the period, rent paid during it, and the balance owed at its end. CSV columns:
 /// `property,unit,lease_id,tenant,rent,invoiced,paid,balance`.
 #[utoipa::path(get, path = "/v1/reports/rent-roll", operation_id = "rentRollReport", tag = "reports",
     params(ReportQuery),
     responses((status = 200, description = "the rent roll", content((RentRoll = "application/json"), (String = "text/csv"))),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 503, response = super::openapi::Unavailable)))]
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 503, response = doc::Unavailable)))]
 async fn rent_roll(
     State(st): State<AppState>,
     Landlord(me): Landlord,
     headers: HeaderMap,
     Query(q): Query<ReportQuery>,
 ) -> Result<Response, ApiError> {
-    // One snapshot: a report's queries see the same data.
-    let mut c = read_snapshot(&st).await?;
-    let (rows, totals) = reports::rent_roll(&mut c, &me, q.period, q.property_id).await?;
+    let r = service::reports::rent_roll(&st, &me, q.period, q.property_id).await?;
     if wants_csv(&headers) {
         return csv_response(
             "rent-roll",
@@ -151,7 +140,7 @@ async fn rent_roll(
             &[
                 "property", "unit", "lease_id", "tenant", "rent", "invoiced", "paid", "balance",
             ],
-            rows.iter().map(|r| {
+            r.rows.iter().map(|r| {
                 vec![
                     text_cell(Some(&r.property)),
                     text_cell(Some(&r.unit)),
@@ -165,22 +154,7 @@ async fn rent_roll(
             }),
         );
     }
-    Ok(axum::Json(RentRoll {
-        period: q.period.to_string(),
-        property_id: q.property_id,
-        rows,
-        totals,
-    })
-    .into_response())
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ArrearsAging {
-    period: String,
-    as_of: NaiveDate,
-    property_id: Option<Uuid>,
-    rows: Vec<ArrearsRow>,
-    totals: reports::ArrearsTotals,
+    Ok(axum::Json(r).into_response())
 }
 
 /// Arrears aging per lease on `as_of` (default: the period's last day): overdue rent split
@@ -191,19 +165,17 @@ pub struct ArrearsAging {
 #[utoipa::path(get, path = "/v1/reports/arrears", operation_id = "arrearsReport", tag = "reports",
     params(ArrearsQuery),
     responses((status = 200, description = "the aging", content((ArrearsAging = "application/json"), (String = "text/csv"))),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 503, response = super::openapi::Unavailable)))]
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 503, response = doc::Unavailable)))]
 async fn arrears(
     State(st): State<AppState>,
     Landlord(me): Landlord,
     headers: HeaderMap,
     Query(q): Query<ArrearsQuery>,
 ) -> Result<Response, ApiError> {
-    let as_of = q.as_of.unwrap_or_else(|| q.period.last_day());
-    // One snapshot: a report's queries see the same data.
-    let mut c = read_snapshot(&st).await?;
-    let (rows, totals) = reports::arrears(&mut c, &me, as_of, q.property_id).await?;
+    let r =
+        service::reports::arrears(&st, &me, q.period, q.as_of.map(|d| d.0), q.property_id).await?;
     if wants_csv(&headers) {
         return csv_response(
             "arrears",
@@ -212,7 +184,7 @@ async fn arrears(
                 "property", "unit", "lease_id", "tenant", "d0_30", "d31_60", "d61_90", "d90_plus",
                 "total",
             ],
-            rows.iter().map(|r| {
+            r.rows.iter().map(|r| {
                 vec![
                     text_cell(Some(&r.property)),
                     text_cell(Some(&r.unit)),
@@ -227,14 +199,7 @@ async fn arrears(
             }),
         );
     }
-    Ok(axum::Json(ArrearsAging {
-        period: q.period.to_string(),
-        as_of,
-        property_id: q.property_id,
-        rows,
-        totals,
-    })
-    .into_response())
+    Ok(axum::Json(r).into_response())
 }
 
 /// Owner statement: rent collected, other income, expenses (by category and property), net,
@@ -248,18 +213,16 @@ async fn arrears(
 #[utoipa::path(get, path = "/v1/reports/owner-statement", operation_id = "ownerStatementReport", tag = "reports",
     params(ReportQuery),
     responses((status = 200, description = "the statement", content((reports::OwnerStatement = "application/json"), (String = "text/csv"))),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 503, response = super::openapi::Unavailable)))]
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 503, response = doc::Unavailable)))]
 async fn owner_statement(
     State(st): State<AppState>,
     Landlord(me): Landlord,
     headers: HeaderMap,
     Query(q): Query<ReportQuery>,
 ) -> Result<Response, ApiError> {
-    // One snapshot: a report's queries see the same data.
-    let mut c = read_snapshot(&st).await?;
-    let s = reports::owner_statement(&mut c, &me, q.period, q.property_id, st.mri_rate_bp).await?;
+    let s = service::reports::owner_statement(&st, &me, q.period, q.property_id).await?;
     if wants_csv(&headers) {
         let mut lines: Vec<Vec<String>> = vec![
             vec!["rent_collected".into(), s.rent_collected.to_string()],
@@ -297,32 +260,22 @@ async fn owner_statement(
     Ok(axum::Json(s).into_response())
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Occupancy {
-    period: String,
-    property_id: Option<Uuid>,
-    rows: Vec<OccupancyRow>,
-    totals: reports::OccupancyTotals,
-}
-
 /// Occupancy: per unit, the days of the period covered by a lease and the vacancy days;
 /// occupied and vacant units on the period's last day. CSV columns:
 /// `property,unit,days,occupied_days,vacancy_days,occupied_at_end`.
 #[utoipa::path(get, path = "/v1/reports/occupancy", operation_id = "occupancyReport", tag = "reports",
     params(ReportQuery),
     responses((status = 200, description = "occupancy", content((Occupancy = "application/json"), (String = "text/csv"))),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 503, response = super::openapi::Unavailable)))]
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 503, response = doc::Unavailable)))]
 async fn occupancy(
     State(st): State<AppState>,
     Landlord(me): Landlord,
     headers: HeaderMap,
     Query(q): Query<ReportQuery>,
 ) -> Result<Response, ApiError> {
-    // One snapshot: a report's queries see the same data.
-    let mut c = read_snapshot(&st).await?;
-    let (rows, totals) = reports::occupancy(&mut c, &me, q.period, q.property_id).await?;
+    let r = service::reports::occupancy(&st, &me, q.period, q.property_id).await?;
     if wants_csv(&headers) {
         return csv_response(
             "occupancy",
@@ -335,7 +288,7 @@ async fn occupancy(
                 "vacancy_days",
                 "occupied_at_end",
             ],
-            rows.iter().map(|r| {
+            r.rows.iter().map(|r| {
                 vec![
                     text_cell(Some(&r.property)),
                     text_cell(Some(&r.unit)),
@@ -347,21 +300,7 @@ async fn occupancy(
             }),
         );
     }
-    Ok(axum::Json(Occupancy {
-        period: q.period.to_string(),
-        property_id: q.property_id,
-        rows,
-        totals,
-    })
-    .into_response())
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct DepositRegister {
-    period: String,
-    property_id: Option<Uuid>,
-    rows: Vec<DepositRow>,
-    totals: reports::DepositTotals,
+    Ok(axum::Json(r).into_response())
 }
 
 /// Deposit register: every lease started by the period's end with its deposit — agreed,
@@ -370,18 +309,16 @@ pub struct DepositRegister {
 #[utoipa::path(get, path = "/v1/reports/deposits", operation_id = "depositRegisterReport", tag = "reports",
     params(ReportQuery),
     responses((status = 200, description = "the register", content((DepositRegister = "application/json"), (String = "text/csv"))),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 503, response = super::openapi::Unavailable)))]
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 503, response = doc::Unavailable)))]
 async fn deposits(
     State(st): State<AppState>,
     Landlord(me): Landlord,
     headers: HeaderMap,
     Query(q): Query<ReportQuery>,
 ) -> Result<Response, ApiError> {
-    // One snapshot: a report's queries see the same data.
-    let mut c = read_snapshot(&st).await?;
-    let (rows, totals) = reports::deposits(&mut c, &me, q.period, q.property_id).await?;
+    let r = service::reports::deposits(&st, &me, q.period, q.property_id).await?;
     if wants_csv(&headers) {
         return csv_response(
             "deposits",
@@ -398,7 +335,7 @@ async fn deposits(
                 "held",
                 "outstanding",
             ],
-            rows.iter().map(|r| {
+            r.rows.iter().map(|r| {
                 vec![
                     text_cell(Some(&r.property)),
                     text_cell(Some(&r.unit)),
@@ -414,13 +351,7 @@ async fn deposits(
             }),
         );
     }
-    Ok(axum::Json(DepositRegister {
-        period: q.period.to_string(),
-        property_id: q.property_id,
-        rows,
-        totals,
-    })
-    .into_response())
+    Ok(axum::Json(r).into_response())
 }
 
 #[cfg(test)]

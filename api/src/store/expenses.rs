@@ -43,7 +43,7 @@ impl Category {
 pub struct Expense {
     pub id: Uuid,
     pub property_id: Uuid,
-    /// One of the `Category` values.
+    #[schema(value_type = Category)]
     pub category: String,
     /// Whole shillings.
     pub amount: i64,

@@ -1,6 +1,7 @@
 //! Allocation of payments to invoices, tenant statements and arrears.
 
-use crate::domain::{allocate, Kes, OpenInvoice};
+use crate::domain::allocation::settle;
+use crate::domain::{Kes, OpenInvoice};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -36,7 +37,7 @@ pub async fn settle_lease(c: &mut PgConnection, lease: Uuid) -> Result<(), sqlx:
     .bind(lease)
     .fetch_all(&mut *c)
     .await?;
-    let mut open: Vec<OpenInvoice<Uuid>> = rows
+    let open: Vec<OpenInvoice<Uuid>> = rows
         .into_iter()
         .map(|(id, due, bal)| OpenInvoice {
             id,
@@ -44,25 +45,20 @@ pub async fn settle_lease(c: &mut PgConnection, lease: Uuid) -> Result<(), sqlx:
             balance: Kes::new(bal).unwrap_or(Kes::ZERO),
         })
         .collect();
-    for (payment, left) in payments {
-        if open.iter().all(|i| i.balance.is_zero()) {
-            break;
-        }
-        let (allocs, _credit) = allocate(Kes::new(left).unwrap_or(Kes::ZERO), &open);
-        for a in allocs {
-            sqlx::query(
-                "INSERT INTO allocations (payment_id, invoice_id, amount) VALUES ($1,$2,$3)
-                 ON CONFLICT (payment_id, invoice_id) DO UPDATE SET amount = allocations.amount + EXCLUDED.amount",
-            )
-            .bind(payment)
-            .bind(a.invoice)
-            .bind(a.amount.shillings())
-            .execute(&mut *c)
-            .await?;
-            if let Some(inv) = open.iter_mut().find(|i| i.id == a.invoice) {
-                inv.balance = inv.balance.saturating_sub(a.amount);
-            }
-        }
+    let payments: Vec<(Uuid, Kes)> = payments
+        .into_iter()
+        .map(|(p, left)| (p, Kes::new(left).unwrap_or(Kes::ZERO)))
+        .collect();
+    for (payment, a) in settle(&payments, &open) {
+        sqlx::query(
+            "INSERT INTO allocations (payment_id, invoice_id, amount) VALUES ($1,$2,$3)
+             ON CONFLICT (payment_id, invoice_id) DO UPDATE SET amount = allocations.amount + EXCLUDED.amount",
+        )
+        .bind(payment)
+        .bind(a.invoice)
+        .bind(a.amount.shillings())
+        .execute(&mut *c)
+        .await?;
     }
     Ok(())
 }

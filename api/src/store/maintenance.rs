@@ -14,9 +14,9 @@ pub struct MaintenanceRequest {
     pub property_id: Uuid,
     pub title: String,
     pub description: Option<String>,
-    /// `low` | `normal` | `urgent`
+    #[schema(value_type = Priority)]
     pub priority: String,
-    /// `open` | `in_progress` | `resolved` | `cancelled`
+    #[schema(value_type = Status)]
     pub status: String,
     pub assignee: Option<String>,
     /// What the repair cost (whole shillings), recorded on resolution.

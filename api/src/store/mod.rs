@@ -11,4 +11,14 @@ pub mod payments;
 pub mod rentals;
 pub mod reports;
 
+pub mod health;
+
 pub use page::{Page, PageQuery};
+
+/// Makes the transaction read-only, seeing one snapshot.
+pub async fn read_only_snapshot(c: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .execute(c)
+        .await?;
+    Ok(())
+}

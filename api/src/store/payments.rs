@@ -1,6 +1,7 @@
 //! Payments: manual entries, M-Pesa C2B and STK callbacks, the suspense list, idempotency.
 
 use super::page::Page;
+use crate::domain::{PaymentKind, PaymentMethod, PaymentStatus};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -10,11 +11,13 @@ use uuid::Uuid;
 pub struct Payment {
     pub id: Uuid,
     pub lease_id: Option<Uuid>,
-    /// `mpesa_c2b` | `mpesa_stk` | `cash` | `bank`
+    #[schema(value_type = PaymentMethod)]
     pub method: String,
     /// `credited` (to a lease) | `unmatched` (the suspense list)
+    #[schema(value_type = PaymentStatus)]
     pub status: String,
     /// `rent` (allocated to rent invoices) | `deposit` | `other` (other income)
+    #[schema(value_type = PaymentKind)]
     pub kind: String,
     /// Whole shillings.
     pub amount: i64,
@@ -38,9 +41,8 @@ struct Row {
 
 pub struct NewPayment<'a> {
     pub lease_id: Option<Uuid>,
-    pub method: &'a str,
-    /// `rent` | `deposit` | `other`
-    pub kind: &'a str,
+    pub method: PaymentMethod,
+    pub kind: PaymentKind,
     pub amount: i64,
     pub receipt: Option<&'a str>,
     pub bill_ref: Option<&'a str>,
@@ -56,9 +58,9 @@ pub async fn insert(
     p: &NewPayment<'_>,
 ) -> Result<Option<Uuid>, sqlx::Error> {
     let status = if p.lease_id.is_some() {
-        "credited"
+        PaymentStatus::Credited
     } else {
-        "unmatched"
+        PaymentStatus::Unmatched
     };
     let id: Option<(Uuid,)> = sqlx::query_as(
         "INSERT INTO payments (id, landlord_id, lease_id, method, status, amount, receipt, bill_ref, paid_at, kind)
@@ -68,13 +70,13 @@ pub async fn insert(
     .bind(Uuid::new_v4())
     .bind(landlord)
     .bind(p.lease_id)
-    .bind(p.method)
-    .bind(status)
+    .bind(p.method.as_str())
+    .bind(status.as_str())
     .bind(p.amount)
     .bind(p.receipt)
     .bind(p.bill_ref)
     .bind(p.paid_at)
-    .bind(p.kind)
+    .bind(p.kind.as_str())
     .fetch_optional(&mut *c)
     .await?;
     if let (Some(_), Some(lease)) = (&id, p.lease_id) {
@@ -101,7 +103,7 @@ pub async fn get(
 pub async fn list(
     c: &mut PgConnection,
     landlord: &str,
-    status: Option<&str>,
+    status: Option<PaymentStatus>,
     lease: Option<Uuid>,
     limit: i64,
     before: i64,
@@ -111,7 +113,7 @@ pub async fn list(
          AND ($3::uuid IS NULL OR p.lease_id=$3) AND p.seq < $4 ORDER BY p.seq DESC LIMIT $5"
     ))
     .bind(landlord)
-    .bind(status)
+    .bind(status.map(PaymentStatus::as_str))
     .bind(lease)
     .bind(before)
     .bind(limit + 1)
@@ -136,7 +138,7 @@ pub async fn match_to_lease(
     landlord: &str,
     id: Uuid,
     lease: Uuid,
-    kind: Option<&str>,
+    kind: Option<PaymentKind>,
 ) -> Result<MatchOutcome, sqlx::Error> {
     let status: Option<(String,)> =
         sqlx::query_as("SELECT status FROM payments WHERE landlord_id=$1 AND id=$2 FOR UPDATE")
@@ -154,7 +156,7 @@ pub async fn match_to_lease(
     )
     .bind(id)
     .bind(lease)
-    .bind(kind)
+    .bind(kind.map(PaymentKind::as_str))
     .execute(&mut *c)
     .await?;
     super::ledger::settle_lease(c, lease).await?;
@@ -188,8 +190,8 @@ pub async fn record_c2b(
         landlord,
         &NewPayment {
             lease_id: lease,
-            method: "mpesa_c2b",
-            kind: "rent",
+            method: PaymentMethod::MpesaC2b,
+            kind: PaymentKind::Rent,
             amount,
             receipt: Some(receipt),
             bill_ref,

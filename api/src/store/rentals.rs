@@ -1,7 +1,7 @@
 //! Properties, units, tenants, leases and invoices.
 
 use super::page::Page;
-use crate::domain::Period;
+use crate::domain::{Period, Usage};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -14,6 +14,7 @@ pub struct Property {
     pub county: String,
     pub address: String,
     /// `residential` (Monthly Rental Income tax applies) | `commercial`
+    #[schema(value_type = Usage)]
     pub usage: String,
     pub created_at: DateTime<Utc>,
 }
@@ -68,7 +69,7 @@ pub struct NewProperty<'a> {
     pub name: &'a str,
     pub county: &'a str,
     pub address: &'a str,
-    pub usage: &'a str,
+    pub usage: Usage,
 }
 
 pub async fn insert_property(
@@ -85,7 +86,7 @@ pub async fn insert_property(
     .bind(p.name)
     .bind(p.county)
     .bind(p.address)
-    .bind(p.usage)
+    .bind(p.usage.as_str())
     .fetch_one(c)
     .await
 }
@@ -259,6 +260,21 @@ pub async fn get_tenant(
     .bind(id)
     .fetch_optional(c)
     .await
+}
+
+/// Locks a tenant row; `None` when there is no such tenant, else when it was erased.
+pub async fn lock_tenant(
+    c: &mut PgConnection,
+    landlord: &str,
+    id: Uuid,
+) -> Result<Option<Option<DateTime<Utc>>>, sqlx::Error> {
+    let r: Option<(Option<DateTime<Utc>>,)> =
+        sqlx::query_as("SELECT erased_at FROM tenants WHERE landlord_id=$1 AND id=$2 FOR UPDATE")
+            .bind(landlord)
+            .bind(id)
+            .fetch_optional(c)
+            .await?;
+    Ok(r.map(|r| r.0))
 }
 
 /// Removes a tenant's personal fields (name, phone, national ID) and stamps `erased_at`.
