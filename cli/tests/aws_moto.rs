@@ -1327,11 +1327,9 @@ async fn access_denied_is_fatal_and_changes_nothing() {
 
 #[tokio::test]
 async fn unreachable_endpoint_is_transient() {
-    let moto = Moto::start().await;
-    let mut settings = moto.settings();
     // A port nobody listens on (bound, then released).
     let port = pgcluster::free_port().unwrap();
-    settings.endpoint_url = Some(format!("http://127.0.0.1:{port}"));
+    let settings = moto::settings_for(&format!("http://127.0.0.1:{port}"));
     let configs = RegionConfigs::load(&REGIONS, &settings).await;
     let err = GlobalDatabase::new(GLOBAL, &configs)
         .describe_from("us-east-1")

@@ -56,7 +56,8 @@ impl GlobalCluster {
         self.members.iter().find(|m| m.region == region)
     }
 
-    /// `region` is writer, its cluster `available`, and no operation is in progress.
+    /// `region` is writer, its cluster `available`, and no operation is in progress
+    /// (needs the member's cluster status: from [`GlobalDatabase::topology`] or a wait).
     pub fn is_settled_with_writer(&self, region: &str) -> bool {
         self.failover.is_none()
             && self.writer().is_some_and(|w| {

@@ -113,21 +113,7 @@ impl Moto {
     /// SDK settings aimed at this server: explicit endpoint and credentials (not the
     /// process environment, so parallel tests do not interfere), no retries.
     pub fn settings(&self) -> SdkSettings {
-        SdkSettings {
-            endpoint_url: Some(self.endpoint.clone()),
-            credentials: Some(
-                aws_credential_types::provider::SharedCredentialsProvider::new(
-                    aws_credential_types::Credentials::new(
-                        ACCESS_KEY, SECRET_KEY, None, None, "moto",
-                    ),
-                ),
-            ),
-            max_attempts: 1,
-            connect_timeout: Duration::from_secs(2),
-            attempt_timeout: Duration::from_secs(20),
-            operation_timeout: Duration::from_secs(30),
-            ..SdkSettings::default()
-        }
+        settings_for(&self.endpoint)
     }
 
     pub async fn configs(&self) -> RegionConfigs {
@@ -229,6 +215,23 @@ impl Moto {
             .await
             .expect("reset");
         assert!(r.status().is_success());
+    }
+}
+
+/// Test SDK settings aimed at `endpoint`.
+pub fn settings_for(endpoint: &str) -> SdkSettings {
+    SdkSettings {
+        endpoint_url: Some(endpoint.to_string()),
+        credentials: Some(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "moto"),
+            ),
+        ),
+        max_attempts: 1,
+        connect_timeout: Duration::from_secs(2),
+        attempt_timeout: Duration::from_secs(20),
+        operation_timeout: Duration::from_secs(30),
+        ..SdkSettings::default()
     }
 }
 
