@@ -3,6 +3,7 @@
 //! Commands (`commands/`) are thin over the operations library (`ops/`, `devstack/`); the
 //! only door between the failover logic and the world is the `provider` module.
 
+pub mod aws;
 pub mod commands;
 pub mod config;
 pub mod devstack;
