@@ -669,6 +669,7 @@ async fn build(stack: &Stack, bin: &PgBin, shell: &Shell) -> Result<(), StackErr
             synchronous_standby_names: None,
             settings: vec![],
             fsync: true,
+            superuser_password: None,
         },
     )
     .map_err(pg("PostgreSQL east"))?;
