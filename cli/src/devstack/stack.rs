@@ -357,7 +357,7 @@ impl Stack {
         }
     }
 
-    pub(crate) fn net_config(&self, primary: &str) -> NetConfig {
+    fn net_config(&self, primary: &str) -> NetConfig {
         let p = &self.spec().ports;
         let h = &self.spec().health;
         let lh = |port: u16| format!("127.0.0.1:{port}").parse().expect("addr");
