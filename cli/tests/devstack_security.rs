@@ -130,7 +130,9 @@ async fn postgres_needs_the_stack_password_which_never_leaks() {
                 !contains(&cmdline, password.as_bytes()),
                 "password on the command line of pid {:?}: {}",
                 e.file_name(),
-                String::from_utf8_lossy(&cmdline).replace('\0', " ")
+                String::from_utf8_lossy(&cmdline)
+                    .replace('\0', " ")
+                    .replace(&password, "***")
             );
         }
     }
