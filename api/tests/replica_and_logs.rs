@@ -155,6 +155,7 @@ async fn writes_against_a_streaming_replica_are_503() {
             synchronous_standby_names: None,
             settings: vec![],
             fsync: false,
+            superuser_password: None,
         },
     )
     .unwrap();

@@ -213,7 +213,8 @@ async fn replication_link_down_blocks_sync_commits_and_up_resumes() {
         .await
         .unwrap();
 
-    st.must(&["dev", "link", "repl-to-east", "down"]);
+    let r = st.must(&["dev", "link", "repl-to-east", "down"]);
+    assert!(r.stderr.contains("repl-to-east is now down"), "{r:?}");
     // A synchronous commit on east cannot be acknowledged without west.
     let blocked = tokio::spawn(exec(east.clone(), "INSERT INTO probe VALUES (1)"));
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -262,9 +263,38 @@ async fn replication_link_down_blocks_sync_commits_and_up_resumes() {
 #[test]
 fn bad_invocations_are_clear_and_change_nothing() {
     let st = TestStack::new(23300, "");
-    let r = st.run(&["dev", "status"]);
-    assert_ne!(r.code, 0);
-    assert!(r.stderr.contains("dev up"), "{r:?}");
+    // No stack in the state dir: invalid input (2), for every command that needs one.
+    for args in [
+        &["dev", "status"][..],
+        &["dev", "down"],
+        &["dev", "logs"],
+        &["dev", "token"],
+        &["dev", "link", "repl-to-east", "down"],
+        &["dev", "rebuild", "east"],
+    ] {
+        let r = st.run(args);
+        assert_eq!(r.code, 2, "{args:?}: {r:?}");
+        assert!(
+            r.stderr.contains("no stack in") && r.stderr.contains("dev up"),
+            "{r:?}"
+        );
+    }
+    let r = st.run(&["dev", "rebuild", "north"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("north"), "{r:?}");
+    // A state dir that is a file.
+    let file = st.dir.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let out = std::process::Command::new(pmctl_bin())
+        .args(["dev", "up", "--state-dir"])
+        .arg(&file)
+        .arg("--config")
+        .arg(&st.config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not a directory"), "{stderr}");
     let r = st.run(&["dev", "up", "--port-base", "80"]);
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("port base"), "{r:?}");

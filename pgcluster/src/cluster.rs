@@ -8,6 +8,7 @@ use nix::errno::Errno;
 use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
 
+use crate::auth;
 use crate::conf;
 use crate::error::PgError;
 use crate::pgbin::PgBin;
@@ -33,16 +34,21 @@ pub struct InitOptions {
     pub settings: Vec<(String, String)>,
     /// `fsync`; off makes throwaway test clusters much faster (and initdb skips its syncs).
     pub fsync: bool,
+    /// The superuser's password. `Some`: TCP connections (replication too) need it
+    /// (`scram-sha-256` in pg_hba.conf) and it is kept in `<data_dir>.pgpass` (see
+    /// [`crate::passfile_for`]); `None`: trust authentication (throwaway test clusters).
+    pub superuser_password: Option<String>,
 }
 
 impl Default for InitOptions {
-    /// Port 5432, no synchronous standby, no extra settings, fsync on.
+    /// Port 5432, no synchronous standby, no extra settings, fsync on, trust authentication.
     fn default() -> Self {
         InitOptions {
             port: 5432,
             synchronous_standby_names: None,
             settings: Vec::new(),
             fsync: true,
+            superuser_password: None,
         }
     }
 }
@@ -91,8 +97,11 @@ pub struct ReplicaOptions {
     pub application_name: String,
 }
 
-/// A PostgreSQL data directory with its port and server log file (`<data_dir>.log`, beside
-/// the data directory so base backups and pg_rewind neither copy nor overwrite it).
+/// A PostgreSQL data directory with its port, server log file (`<data_dir>.log`, beside
+/// the data directory so base backups and pg_rewind neither copy nor overwrite it) and,
+/// when it requires a password, its password file (`<data_dir>.pgpass`, see
+/// [`crate::passfile_for`]): every program pgcluster runs for this cluster, and its WAL
+/// receiver, authenticates with that file.
 ///
 /// Cheap to clone; holds no process handle: the state lives in the data directory, so a
 /// later `pmctl` invocation can [`Cluster::open`] the same cluster.
@@ -102,14 +111,17 @@ pub struct Cluster {
     data_dir: PathBuf,
     port: u16,
     log_file: PathBuf,
+    passfile: PathBuf,
 }
 
 impl Cluster {
     /// Creates a new cluster in `data_dir` (absent or empty) with `initdb` (superuser
-    /// `postgres`, trust authentication, UTF8, C locale, data checksums so pg_rewind works)
-    /// and configures it for streaming replication on 127.0.0.1 only: TCP only (no Unix
-    /// sockets), `wal_level=replica`, `hot_standby`, `wal_log_hints`, `wal_keep_size=256MB`,
-    /// pg_hba trusting `all` and `replication` from 127.0.0.1/32 only.
+    /// `postgres`, UTF8, C locale, data checksums so pg_rewind works) and configures it for
+    /// streaming replication on 127.0.0.1 only: TCP only (no Unix sockets),
+    /// `wal_level=replica`, `hot_standby`, `wal_log_hints`, `wal_keep_size=256MB`, pg_hba
+    /// admitting `all` and `replication` from 127.0.0.1/32 only — with `scram-sha-256`
+    /// when [`InitOptions::superuser_password`] is set (the password is written to
+    /// `<data_dir>.pgpass`), else `trust`.
     pub fn init(bin: &PgBin, data_dir: &Path, opts: &InitOptions) -> Result<Cluster, PgError> {
         for (name, value) in &opts.settings {
             conf::validate(name, value)?;
@@ -117,17 +129,41 @@ impl Cluster {
         if let Some(names) = &opts.synchronous_standby_names {
             conf::validate("synchronous_standby_names", names)?;
         }
+        if let Some(pw) = &opts.superuser_password {
+            auth::validate_password(pw)?;
+        }
         let cluster = Cluster::new(bin, data_dir, opts.port)?;
         cluster.prepare_empty_data_dir()?;
+        let method = match opts.superuser_password {
+            Some(_) => "scram-sha-256",
+            None => "trust",
+        };
         let mut cmd = bin.command("initdb");
         cmd.arg("-D")
             .arg(&cluster.data_dir)
-            .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C"])
+            .args(["-U", "postgres", "-A", method, "-E", "UTF8", "--locale=C"])
             .arg("--data-checksums");
         if !opts.fsync {
             cmd.arg("--no-sync");
         }
-        process::run(&mut cmd, "initdb", Some(ADMIN_TIMEOUT))?;
+        match &opts.superuser_password {
+            Some(pw) => {
+                // initdb reads the password from a file (never from its command line); it
+                // sits beside the data directory only while initdb runs.
+                let mut pwfile = cluster.data_dir.as_os_str().to_owned();
+                pwfile.push(".pwfile");
+                let pwfile = PathBuf::from(pwfile);
+                auth::write_private(bin, &pwfile, format!("{pw}\n").as_bytes())?;
+                cmd.arg(format!("--pwfile={}", pwfile.display()));
+                let result = process::run(&mut cmd, "initdb", Some(ADMIN_TIMEOUT));
+                let _ = std::fs::remove_file(&pwfile);
+                result?;
+                auth::write_passfile(bin, &cluster.data_dir, pw)?;
+            }
+            None => {
+                process::run(&mut cmd, "initdb", Some(ADMIN_TIMEOUT))?;
+            }
+        }
 
         let main_conf = cluster.data_dir.join(conf::MAIN_CONF);
         let mut text = std::fs::read_to_string(&main_conf)
@@ -159,10 +195,12 @@ impl Cluster {
             text.push_str(&format!("{name} = {}\n", conf::quote(value)));
         }
         conf::write_data_file(bin, &main_conf, text.as_bytes())?;
-        let hba = "# written by pgcluster (pmctl): TCP from 127.0.0.1 only\n\
-                   # TYPE  DATABASE        USER            ADDRESS                 METHOD\n\
-                   host    all             all             127.0.0.1/32            trust\n\
-                   host    replication     all             127.0.0.1/32            trust\n";
+        let hba = format!(
+            "# written by pgcluster (pmctl): TCP from 127.0.0.1 only\n\
+             # TYPE  DATABASE        USER            ADDRESS                 METHOD\n\
+             host    all             all             127.0.0.1/32            {method}\n\
+             host    replication     all             127.0.0.1/32            {method}\n"
+        );
         conf::write_data_file(bin, &cluster.data_dir.join("pg_hba.conf"), hba.as_bytes())?;
         tracing::info!(data_dir = %cluster.data_dir.display(), port = opts.port, "initialised PostgreSQL cluster");
         Ok(cluster)
@@ -192,7 +230,9 @@ impl Cluster {
     /// `port`, `primary_conninfo` (with `application_name`), `primary_slot_name`, and
     /// `synchronous_standby_names = ''` (copied from the source otherwise: once promoted,
     /// the replica would wait for a standby naming itself; set it again when the promoted
-    /// server gets a standby).
+    /// server gets a standby). When the source needs a password, write it first with
+    /// [`crate::write_passfile`] for `data_dir`: the copy and the replica's WAL receiver
+    /// authenticate with that file.
     pub fn basebackup(
         bin: &PgBin,
         source_host: &str,
@@ -204,18 +244,18 @@ impl Cluster {
         validate_application_name(&opts.application_name)?;
         let cluster = Cluster::new(bin, data_dir, opts.port)?;
         cluster.ensure_empty()?;
-        create_slot(bin, source_host, source_port, &opts.slot)?;
+        create_slot(&cluster, source_host, source_port, &opts.slot)?;
         cluster.prepare_empty_data_dir()?;
         let mut cmd = bin.command("pg_basebackup");
         cmd.arg("-d")
-            .arg(conninfo(source_host, source_port, None, None))
+            .arg(cluster.conninfo(source_host, source_port, None, None))
             .arg("-D")
             .arg(&cluster.data_dir)
             .args(["-X", "stream", "--checkpoint=fast", "-R", "--no-password"])
             .arg(format!("--slot={}", opts.slot));
         process::run(&mut cmd, "pg_basebackup", Some(COPY_TIMEOUT))?;
         let port = opts.port.to_string();
-        let primary = conninfo(
+        let primary = cluster.conninfo(
             source_host,
             source_port,
             None,
@@ -249,11 +289,13 @@ impl Cluster {
         let mut log_name = name.to_os_string();
         log_name.push(".log");
         let log_file = data_dir.with_file_name(log_name);
+        let passfile = auth::passfile_for(&data_dir);
         Ok(Cluster {
             bin: bin.clone(),
             data_dir,
             port,
             log_file,
+            passfile,
         })
     }
 
@@ -454,7 +496,7 @@ impl Cluster {
                 });
             }
         }
-        let primary = conninfo(host, port, None, Some(application_name));
+        let primary = self.conninfo(host, port, None, Some(application_name));
         conf::edit_auto_conf(
             &self.bin,
             &self.data_dir,
@@ -499,14 +541,14 @@ impl Cluster {
             tracing::info!(data_dir = %self.data_dir.display(), %state, "not shut down cleanly; running crash recovery in single-user mode before pg_rewind");
             self.single_user_recovery()?;
         }
-        psql(&self.bin, source_host, source_port, "CHECKPOINT")?;
+        psql(self, source_host, source_port, "CHECKPOINT")?;
 
         let saved = self.save_config_files()?;
         let mut cmd = self.bin.command("pg_rewind");
         cmd.arg("--target-pgdata")
             .arg(&self.data_dir)
             .arg("--source-server")
-            .arg(conninfo(source_host, source_port, Some("postgres"), None));
+            .arg(self.conninfo(source_host, source_port, Some("postgres"), None));
         let result = process::run_raw(&mut cmd, "pg_rewind", Some(COPY_TIMEOUT));
         let restored = self.restore_config_files(&saved);
         let (status, output) = result?;
@@ -562,9 +604,27 @@ impl Cluster {
         Ok(())
     }
 
-    /// `postgres://postgres@127.0.0.1:PORT/db`.
+    /// `postgres://postgres@127.0.0.1:PORT/db`, with the password from `<data_dir>.pgpass`
+    /// when there is one (`postgres://postgres:PASSWORD@…`): a secret, keep it out of logs.
     pub fn url(&self, db: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
+        match self.password().ok().flatten() {
+            Some(pw) => format!(
+                "postgres://postgres:{}@127.0.0.1:{}/{db}",
+                percent_encode(&pw),
+                self.port
+            ),
+            None => format!("postgres://postgres@127.0.0.1:{}/{db}", self.port),
+        }
+    }
+
+    /// The superuser password kept in `<data_dir>.pgpass`; `None` without that file.
+    pub fn password(&self) -> Result<Option<String>, PgError> {
+        auth::read_password(&self.data_dir)
+    }
+
+    /// `<data_dir>.pgpass` (it may not exist: trust authentication).
+    pub fn passfile(&self) -> &Path {
+        &self.passfile
     }
 
     /// The TCP port on 127.0.0.1.
@@ -598,6 +658,53 @@ impl Cluster {
     /// True when `standby.signal` exists: the server starts (or runs) as a standby.
     pub fn is_standby(&self) -> bool {
         self.data_dir.join("standby.signal").exists()
+    }
+
+    /// Why this standby cannot follow its primary's timeline, in PostgreSQL's own words,
+    /// when that is the last thing its current run (the log since the last `starting
+    /// PostgreSQL`) says about replication: `requested timeline N is not a child of this
+    /// server's history` (it then refuses to start) or `new timeline N forked off current
+    /// database system timeline M before current recovery point …` (it runs, never
+    /// streams). It happens to a former primary that wrote WAL its successor never
+    /// received (e.g. its shutdown checkpoint during a partition): rebuild it with
+    /// [`Cluster::rewind`] (or a fresh [`Cluster::basebackup`]). `None` when streaming
+    /// started after the last such message, or there is none.
+    pub fn timeline_divergence(&self) -> Option<String> {
+        const DIVERGED: [&str; 3] = [
+            "is not a child of this server's history",
+            "forked off current database system timeline",
+            "is not in this server's history",
+        ];
+        const FOLLOWING: &str = "started streaming WAL from primary";
+        let text = self.log_end(256 * 1024);
+        let run = match text.rfind("starting PostgreSQL") {
+            Some(i) => &text[i..],
+            None => &text[..],
+        };
+        let lines: Vec<&str> = run.lines().collect();
+        let last = lines
+            .iter()
+            .rposition(|l| l.contains(FOLLOWING) || DIVERGED.iter().any(|d| l.contains(d)))?;
+        if lines[last].contains(FOLLOWING) {
+            return None;
+        }
+        // Without the log line prefix (time, pid): from the severity on.
+        let message = |line: &str| {
+            ["FATAL:", "ERROR:", "LOG:", "DETAIL:"]
+                .iter()
+                .filter_map(|sev| line.find(sev))
+                .min()
+                .map_or(line, |i| &line[i..])
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let mut why = message(lines[last]);
+        if let Some(detail) = lines.get(last + 1).filter(|l| l.contains("DETAIL:")) {
+            why.push('\n');
+            why.push_str(&message(detail));
+        }
+        Some(why)
     }
 
     /// The last `lines` lines of the server log (empty if there is none yet).
@@ -642,6 +749,22 @@ impl Cluster {
             .open(&self.log_file)
             .map_err(|e| PgError::io(format!("creating {}", self.log_file.display()), e))?;
         self.bin.chown_to_postgres(&self.log_file)
+    }
+
+    /// The last `max` bytes of the server log, lossily decoded.
+    fn log_end(&self, max: u64) -> String {
+        use std::io::{Read, Seek, SeekFrom};
+        let Ok(mut f) = std::fs::File::open(&self.log_file) else {
+            return String::new();
+        };
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        let mut bytes = Vec::new();
+        if f.seek(SeekFrom::Start(len.saturating_sub(max))).is_err()
+            || f.read_to_end(&mut bytes).is_err()
+        {
+            return String::new();
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 
     fn log_since(&self, offset: u64) -> String {
@@ -795,8 +918,29 @@ fn pid_alive(pid: u32) -> bool {
     true
 }
 
+impl Cluster {
+    /// A connection string to `host:port` as `postgres`, authenticating with this cluster's
+    /// password file when it has one.
+    fn conninfo(
+        &self,
+        host: &str,
+        port: u16,
+        dbname: Option<&str>,
+        application_name: Option<&str>,
+    ) -> String {
+        let passfile = self.passfile.is_file().then_some(self.passfile.as_path());
+        conninfo(host, port, dbname, application_name, passfile)
+    }
+}
+
 /// A libpq connection string for the server at `host:port` as user `postgres`.
-fn conninfo(host: &str, port: u16, dbname: Option<&str>, application_name: Option<&str>) -> String {
+fn conninfo(
+    host: &str,
+    port: u16,
+    dbname: Option<&str>,
+    application_name: Option<&str>,
+    passfile: Option<&Path>,
+) -> String {
     let mut parts = vec![
         format!("host={}", conninfo_value(host)),
         format!("port={port}"),
@@ -809,7 +953,26 @@ fn conninfo(host: &str, port: u16, dbname: Option<&str>, application_name: Optio
     if let Some(app) = application_name {
         parts.push(format!("application_name={}", conninfo_value(app)));
     }
+    if let Some(file) = passfile {
+        parts.push(format!(
+            "passfile={}",
+            conninfo_value(&file.to_string_lossy())
+        ));
+    }
     parts.join(" ")
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters (for a URL's userinfo).
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 fn conninfo_value(v: &str) -> String {
@@ -853,24 +1016,25 @@ fn validate_application_name(name: &str) -> Result<(), PgError> {
     }
 }
 
-/// Runs one SQL command with psql against `host:port` (database postgres).
-fn psql(bin: &PgBin, host: &str, port: u16, sql: &str) -> Result<String, PgError> {
-    let mut cmd = bin.command("psql");
+/// Runs one SQL command with psql against `host:port` (database postgres), authenticating
+/// with `cluster`'s password file.
+fn psql(cluster: &Cluster, host: &str, port: u16, sql: &str) -> Result<String, PgError> {
+    let mut cmd = cluster.bin.command("psql");
     cmd.args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d"])
-        .arg(conninfo(host, port, Some("postgres"), Some("pgcluster")))
+        .arg(cluster.conninfo(host, port, Some("postgres"), Some("pgcluster")))
         .arg("-c")
         .arg(sql);
     Ok(process::run(&mut cmd, "psql", Some(ADMIN_TIMEOUT))?.stdout)
 }
 
 /// Creates the physical slot `slot` (reserving WAL now) on `host:port` unless it exists.
-fn create_slot(bin: &PgBin, host: &str, port: u16, slot: &str) -> Result<(), PgError> {
+fn create_slot(cluster: &Cluster, host: &str, port: u16, slot: &str) -> Result<(), PgError> {
     validate_slot(slot)?;
     let sql = format!(
         "SELECT pg_create_physical_replication_slot('{slot}', true) \
          WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = '{slot}')"
     );
-    match psql(bin, host, port, &sql) {
+    match psql(cluster, host, port, &sql) {
         Err(PgError::Command { stderr_tail, .. }) if stderr_tail.contains("already exists") => {
             Ok(())
         }
@@ -885,9 +1049,14 @@ mod tests {
     #[test]
     fn conninfo_quotes_values() {
         assert_eq!(
-            conninfo("127.0.0.1", 5441, None, Some("west")),
+            conninfo("127.0.0.1", 5441, None, Some("west"), None),
             "host=127.0.0.1 port=5441 user=postgres connect_timeout=10 application_name=west"
         );
+        assert_eq!(
+            conninfo("h", 1, None, None, Some(Path::new("/s/east/pg.pgpass"))),
+            "host=h port=1 user=postgres connect_timeout=10 passfile=/s/east/pg.pgpass"
+        );
+        assert_eq!(percent_encode("a b:c"), "a%20b%3Ac");
         assert_eq!(conninfo_value("a b'c"), "'a b\\'c'");
         assert_eq!(conninfo_value(""), "''");
     }

@@ -34,6 +34,7 @@
 //! async (sqlx), one short-lived connection per call.
 #![warn(missing_docs)]
 
+mod auth;
 mod cluster;
 mod conf;
 mod error;
@@ -42,6 +43,7 @@ mod process;
 mod sql;
 mod testing;
 
+pub use auth::{passfile_for, read_password, write_passfile};
 pub use cluster::{Cluster, InitOptions, ReplicaOptions, Status, StopMode};
 pub use error::PgError;
 pub use pgbin::{PgBin, BINDIR_ENV};

@@ -1,15 +1,18 @@
-//! `pmctl dev up | down | status | logs | token`.
+//! `pmctl dev up | down | status | logs | link | rebuild | token`.
 
 use super::{json, out, runtime, Global, Output};
 use crate::devstack::stack::{self, StackSpec};
-use crate::devstack::Stack;
-use crate::error::{CliError, CliResult, EXIT_DEGRADED, EXIT_OK};
+use crate::devstack::{Stack, StackError, REGIONS};
+use crate::error::{
+    CliError, CliResult, EXIT_DEGRADED, EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_REFUSED,
+};
 use clap::Subcommand;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
 #[derive(Subcommand, Debug)]
 pub enum DevCmd {
-    /// Start the local two-region stack (idempotent; repairs a half-started stack).
+    /// Start the local two-region stack (idempotent; repairs a half-started stack: starts
+    /// every component it can and reports each one that fails, with its fix).
     Up {
         /// Put every port at a fixed offset from this one (front door = BASE, APIs BASE+1/+2,
         /// admin BASE+9, PostgreSQL BASE+11/+12, links BASE+13/+14).
@@ -41,6 +44,13 @@ pub enum DevCmd {
         /// up | down | blackhole | latency:<ms>
         mode: String,
     },
+    /// Rebuild a region's database as a streaming replica of the current writer (pg_rewind,
+    /// or a fresh copy): the fix for a diverged former writer that `dev up` reports.
+    Rebuild {
+        /// The region to rebuild (not the writer).
+        #[arg(value_parser = REGIONS)]
+        region: String,
+    },
     /// Print a landlord bearer token the local APIs accept (for curl).
     Token {
         #[arg(long, default_value = "landlord-dev")]
@@ -61,7 +71,23 @@ pub fn run(g: &Global, cmd: DevCmd) -> CliResult {
                 _ => crate::config::Rpo::Zero,
             });
             let spec = StackSpec::from_env(&env, port_base, rpo).map_err(CliError::invalid)?;
-            let outcome = rt.block_on(stack::up(&dir, spec, &shell))?;
+            let outcome = match rt.block_on(stack::up(&dir, spec, &shell)) {
+                Ok(o) => o,
+                Err(e @ StackError::Incomplete { .. }) => {
+                    if g.output == Output::Json {
+                        if let StackError::Incomplete { started, failures } = &e {
+                            out(json(&serde_json::json!({
+                                "outcome": "incomplete",
+                                "started": started,
+                                "failures": failures,
+                                "state_dir": dir,
+                            })));
+                        }
+                    }
+                    return Err(stack_error(e));
+                }
+                Err(e) => return Err(stack_error(e)),
+            };
             match &outcome {
                 stack::UpOutcome::AlreadyUp => {
                     shell.status("Up", "stack already running; nothing to do")
@@ -71,16 +97,23 @@ pub fn run(g: &Global, cmd: DevCmd) -> CliResult {
                 }
                 stack::UpOutcome::Created => {}
             }
-            let st = Stack::open(&dir)?;
+            let st = Stack::open(&dir).map_err(stack_error)?;
+            // Which region writes, as the databases say (after a failover: west).
+            let writer = rt.block_on(crate::devstack::status::roles(&st)).writer;
             if g.output == Output::Json {
                 out(json(&serde_json::json!({
                     "outcome": outcome,
                     "frontdoor": st.frontdoor_url(),
+                    "writer": writer,
                     "state_dir": dir,
                 })));
             } else {
+                let roles = match &writer {
+                    Some(w) => format!("{w} writer, {} replica", stack::other_region(w)),
+                    None => "no writer region: see `pmctl status`".to_string(),
+                };
                 out(format!(
-                    "stack up: front door {} (east writer, west replica, rpo {})\n\
+                    "stack up: front door {} ({roles}, rpo {})\n\
                      try:  curl -H \"Authorization: Bearer $(pmctl dev token)\" {}/v1/properties",
                     st.frontdoor_url(),
                     st.spec().rpo,
@@ -90,7 +123,9 @@ pub fn run(g: &Global, cmd: DevCmd) -> CliResult {
             Ok(EXIT_OK)
         }
         DevCmd::Down { keep_data } => {
-            let r = rt.block_on(stack::down(&dir, keep_data, &shell))?;
+            let r = rt
+                .block_on(stack::down(&dir, keep_data, &shell))
+                .map_err(stack_error)?;
             if g.output == Output::Json {
                 out(json(&r));
             } else {
@@ -114,7 +149,7 @@ pub fn run(g: &Global, cmd: DevCmd) -> CliResult {
             Ok(EXIT_OK)
         }
         DevCmd::Status => {
-            let st = rt.block_on(stack::status(&dir))?;
+            let st = rt.block_on(stack::status(&dir)).map_err(stack_error)?;
             if g.output == Output::Json {
                 out(json(&st));
             } else {
@@ -170,7 +205,7 @@ pub fn run(g: &Global, cmd: DevCmd) -> CliResult {
             })
         }
         DevCmd::Logs { component, lines } => {
-            let st = Stack::open(&dir)?;
+            let st = Stack::open(&dir).map_err(stack_error)?;
             let known = [
                 "postgres-east",
                 "postgres-west",
@@ -190,7 +225,7 @@ pub fn run(g: &Global, cmd: DevCmd) -> CliResult {
             };
             for c in pick {
                 let path = match c.strip_prefix("postgres-") {
-                    Some(r) => st.cluster(r)?.log_file().to_path_buf(),
+                    Some(r) => st.cluster(r).map_err(stack_error)?.log_file().to_path_buf(),
                     None => st.log(c),
                 };
                 let text = std::fs::read_to_string(&path).unwrap_or_default();
@@ -217,16 +252,57 @@ pub fn run(g: &Global, cmd: DevCmd) -> CliResult {
                     }
                 },
             };
-            let st = Stack::open(&dir)?;
+            let st = Stack::open(&dir).map_err(stack_error)?;
             let state = rt.block_on(st.admin().set_link_mode(&name, mode))?;
-            let l = state.links.iter().find(|l| l.name == name);
-            shell.status("Link", format!("{name} is now {:?}", l.map(|l| &l.mode)));
+            let now = state
+                .links
+                .iter()
+                .find(|l| l.name == name)
+                .map_or_else(|| "unknown".to_string(), |l| l.mode.to_string());
+            shell.status("Link", format!("{name} is now {now}"));
+            Ok(EXIT_OK)
+        }
+        DevCmd::Rebuild { region } => {
+            let report = rt
+                .block_on(crate::devstack::rebuild::rebuild(&dir, &region, &shell))
+                .map_err(stack_error)?;
+            if g.output == Output::Json {
+                out(json(&report));
+            } else {
+                out(format!(
+                    "{} rebuilt ({}): streams from {}{}",
+                    report.region,
+                    match report.outcome {
+                        crate::devstack::rebuild::Rebuilt::AlreadyReplica => "already a replica",
+                        crate::devstack::rebuild::Rebuilt::Rewound => "pg_rewind",
+                        crate::devstack::rebuild::Rebuilt::Recloned => "fresh copy",
+                    },
+                    report.writer,
+                    if report.sync_standby {
+                        ", synchronous standby"
+                    } else {
+                        ""
+                    }
+                ));
+            }
             Ok(EXIT_OK)
         }
         DevCmd::Token { sub, ttl_secs } => {
-            let st = Stack::open(&dir)?;
+            let st = Stack::open(&dir).map_err(stack_error)?;
             out(st.keys().token(&sub, ttl_secs)?);
             Ok(EXIT_OK)
         }
     }
+}
+
+/// Exit codes of the dev stack's errors: a wrong or empty state directory is invalid input
+/// (2); a refusal or a held lock is 3; anything else (including a `dev up` that could not
+/// start every component) is 1.
+fn stack_error(e: StackError) -> CliError {
+    let code = match &e {
+        StackError::NotUp(_) | StackError::StateDir { .. } => EXIT_INVALID,
+        StackError::Refused(_) | StackError::Lock(crate::lock::LockError::Held(_)) => EXIT_REFUSED,
+        _ => EXIT_FAILED,
+    };
+    CliError::new(code, e)
 }

@@ -6,6 +6,8 @@ pub mod keys;
 pub mod link;
 pub mod net;
 pub mod process;
+pub mod rebuild;
+pub mod repair;
 pub mod stack;
 pub mod status;
 

@@ -5,6 +5,8 @@
 //! stack.json            spec, ports, versions, admin token (mode 0600)
 //! pmctl.lock            exclusive lock held by a running pmctl operation
 //! east/pg, west/pg      PostgreSQL data directories (owned by `postgres` when run as root)
+//! east/pg.pgpass, west/pg.pgpass   the PostgreSQL superuser password (libpq password
+//!                       file, mode 0600, owned by the user PostgreSQL runs as)
 //! run/*.pid             pids of the API and net processes
 //! logs/*.log            one log per component
 //! jwt/                  dev signing key + JWKS the APIs trust
@@ -43,6 +45,17 @@ pub enum StackError {
     PortBusy { port: u16, purpose: String },
     #[error("no stack in {0}; run `pmctl dev up` first")]
     NotUp(PathBuf),
+    #[error("state directory {dir}: {reason}")]
+    StateDir { dir: PathBuf, reason: String },
+    /// The stack's state does not allow the command (nothing was changed).
+    #[error("{0}")]
+    Refused(String),
+    /// `dev up` started what it could; these components are not running or not following.
+    #[error("{}", incomplete_message(started, failures))]
+    Incomplete {
+        started: Vec<String>,
+        failures: Vec<super::repair::ComponentFailure>,
+    },
     #[error("the stack in {dir} is damaged: {what}. Run `pmctl dev down` and then `pmctl dev up`")]
     Damaged { dir: PathBuf, what: String },
     #[error("{component} did not become ready within {secs}s: {why} (log: {log})")]
@@ -52,7 +65,7 @@ pub enum StackError {
         why: String,
         log: PathBuf,
     },
-    #[error("{component}: {source}")]
+    #[error("{component} failed")]
     Postgres {
         component: String,
         #[source]
@@ -72,6 +85,29 @@ pub enum StackError {
     Migrate(String),
     #[error("{0}")]
     Other(String),
+}
+
+fn incomplete_message(started: &[String], failures: &[super::repair::ComponentFailure]) -> String {
+    let mut text = format!(
+        "{} could not be started or is not following the writer{}",
+        failures
+            .iter()
+            .map(|f| f.component.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        if started.is_empty() {
+            String::new()
+        } else {
+            format!(" (started: {})", started.join(", "))
+        }
+    );
+    for f in failures {
+        text.push_str(&format!("\n  {}: {}", f.component, f.error));
+        if let Some(fix) = &f.fix {
+            text.push_str(&format!("\n    fix: {fix}"));
+        }
+    }
+    text
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> StackError {
@@ -271,12 +307,33 @@ impl Stack {
     pub fn admin(&self) -> AdminClient {
         AdminClient::new(&self.admin_url(), &self.file.admin_token).expect("admin client")
     }
-    /// Direct URL of a region's database (for pmctl itself; replicas stream through links).
+    /// Direct URL of a region's database, with the superuser password (for pmctl itself and
+    /// the APIs; replicas stream through links). A secret: never log or print it.
     pub fn db_url(&self, region: &str) -> String {
-        format!(
-            "postgres://postgres@127.0.0.1:{}/{DB_NAME}",
-            self.spec().ports.pg(region)
-        )
+        let port = self.spec().ports.pg(region);
+        match self.db_password() {
+            Some(pw) => format!("postgres://postgres:{pw}@127.0.0.1:{port}/{DB_NAME}"),
+            // A stack created before passwords: trust authentication.
+            None => format!("postgres://postgres@127.0.0.1:{port}/{DB_NAME}"),
+        }
+    }
+
+    /// The PostgreSQL superuser password, from the regions' password files (both hold the
+    /// same one: a physical replica has its source's roles). `None` for a stack created
+    /// without one.
+    pub fn db_password(&self) -> Option<String> {
+        REGIONS
+            .iter()
+            .find_map(|r| pgcluster::read_password(&self.pg_dir(r)).ok().flatten())
+    }
+
+    /// `text` with the database password replaced by `***` (for errors from code that may
+    /// have seen a connection URL).
+    pub fn redact(&self, text: &str) -> String {
+        match self.db_password() {
+            Some(pw) if !pw.is_empty() => text.replace(&pw, "***"),
+            _ => text.to_string(),
+        }
     }
     pub fn cluster(&self, region: &str) -> Result<Cluster, StackError> {
         let bin = PgBin::locate().map_err(pg("postgres"))?;
@@ -339,17 +396,29 @@ impl Stack {
         }
     }
 
-    /// Starts the net process (front door, links, admin API) if it is not running.
-    pub async fn ensure_net(&self, shell: &Shell) -> Result<bool, StackError> {
+    /// Starts the net process (front door, links, admin API) if it is not running. Its
+    /// PRIMARY record starts at `primary` (the writer, as the databases say) unless its
+    /// state file already records one (the last region change).
+    pub async fn ensure_net(
+        &self,
+        primary: Option<&str>,
+        shell: &Shell,
+    ) -> Result<bool, StackError> {
         if self.net_pid().is_some() {
             return Ok(false);
         }
         let cfg_path = self.net_config_file();
-        if !cfg_path.exists() {
-            let cfg = self.net_config(REGIONS[0]);
-            let text = serde_json::to_string_pretty(&cfg).expect("serialise");
-            write_private(&cfg_path, text.as_bytes()).map_err(io("writing net.json"))?;
-        }
+        let cfg = match NetConfig::load(&cfg_path) {
+            Ok(mut cfg) => {
+                if let Some(p) = primary {
+                    cfg.frontdoor.initial_primary = p.to_string();
+                }
+                cfg
+            }
+            Err(_) => self.net_config(primary.unwrap_or(REGIONS[0])),
+        };
+        let text = serde_json::to_string_pretty(&cfg).expect("serialise");
+        write_private(&cfg_path, text.as_bytes()).map_err(io("writing net.json"))?;
         let exe = std::env::current_exe().map_err(io("locating the pmctl executable"))?;
         shell.status("Starting", "front door and links");
         let log = self.log("net");
@@ -389,8 +458,6 @@ impl Stack {
                 &format!("127.0.0.1:{port}"),
                 "--region",
                 region,
-                "--database-url",
-                &self.db_url(region),
                 "--jwks",
                 &keys.jwks_file.display().to_string(),
                 "--jwt-issuer",
@@ -406,10 +473,13 @@ impl Stack {
         );
         shell.status("Starting", format!("API {region} on :{port}"));
         let log = self.log(&format!("api-{region}"));
+        // The URL holds the password: through the environment (readable by the owner
+        // only, /proc/PID/environ), never argv (world-readable in `ps`).
+        let db_url = self.db_url(region);
         process::spawn_detached(
             &program,
             &args,
-            &[],
+            &[("DATABASE_URL", db_url.as_str())],
             &log,
             &self.pid_file(&format!("api-{region}")),
         )
@@ -518,20 +588,28 @@ where
     }
 }
 
-/// Writes a file only its owner can read (mode 0600): temp file, fsync, rename.
+/// Writes a file only its owner can read (mode 0600), atomically: a temp file in the same
+/// directory (created 0600, so the data is never readable by others), fsync, rename over
+/// `path`, then fsync the directory so the rename itself survives a crash.
 pub(crate) fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(data)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
+    use std::os::unix::fs::PermissionsExt;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .permissions(std::fs::Permissions::from_mode(0o600))
+        .tempfile_in(dir)?;
+    tmp.write_all(data)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    // Best effort: makes the rename durable.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }
 
 #[derive(Debug, Serialize)]
@@ -547,49 +625,31 @@ pub enum UpOutcome {
 }
 
 /// `pmctl dev up`: creates the stack, or repairs a half-started one, or does nothing.
+///
+/// Repairing starts every component it can, whatever fails: the error
+/// ([`StackError::Incomplete`]) lists each failure with its component and, where there is
+/// one, the command that fixes it (a diverged former writer: `pmctl dev rebuild REGION`).
 pub async fn up(root: &Path, spec: StackSpec, shell: &Shell) -> Result<UpOutcome, StackError> {
-    std::fs::create_dir_all(root).map_err(io(format!("creating {}", root.display())))?;
+    if root.exists() && !root.is_dir() {
+        return Err(StackError::StateDir {
+            dir: root.to_path_buf(),
+            reason: "exists and is not a directory".into(),
+        });
+    }
+    std::fs::create_dir_all(root).map_err(|e| StackError::StateDir {
+        dir: root.to_path_buf(),
+        reason: format!("cannot create it: {e}"),
+    })?;
     let _lock = StateLock::acquire(root, "dev up")?;
     if let Some(h) = &_lock.stale {
         shell.warn(h.stale_warning());
     }
     if root.join("stack.json").exists() {
         let stack = Stack::open(root)?;
-        return repair(&stack, shell).await;
+        return super::repair::repair(&stack, shell).await;
     }
     create(root, spec, shell).await?;
     Ok(UpOutcome::Created)
-}
-
-async fn repair(stack: &Stack, shell: &Shell) -> Result<UpOutcome, StackError> {
-    let mut started = Vec::new();
-    for r in REGIONS {
-        if !stack.pg_dir(r).join("PG_VERSION").exists() {
-            return Err(StackError::Damaged {
-                dir: stack.root.clone(),
-                what: format!("{r}'s database directory is missing"),
-            });
-        }
-    }
-    for r in REGIONS {
-        if stack.ensure_pg(r, shell)? {
-            started.push(format!("postgres-{r}"));
-        }
-    }
-    if stack.ensure_net(shell).await? {
-        started.push("net".into());
-    }
-    for r in REGIONS {
-        if stack.ensure_api(r, shell).await? {
-            started.push(format!("api-{r}"));
-        }
-    }
-    if started.is_empty() {
-        return Ok(UpOutcome::AlreadyUp);
-    }
-    // Best effort: a region whose database is down stays unhealthy, and that is the truth.
-    let _ = stack.wait_frontdoor_settled().await;
-    Ok(UpOutcome::Repaired { started })
 }
 
 async fn create(root: &Path, spec: StackSpec, shell: &Shell) -> Result<(), StackError> {
@@ -605,6 +665,9 @@ async fn create(root: &Path, spec: StackSpec, shell: &Shell) -> Result<(), Stack
     let pg_version = bin.version().map_err(pg("postgres"))?;
     let mut token = [0u8; 24];
     rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut token);
+    let mut password = [0u8; 24];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut password);
+    let password = hex::encode(password);
     let stack = Stack {
         root: root.to_path_buf(),
         file: StackFile {
@@ -623,7 +686,7 @@ async fn create(root: &Path, spec: StackSpec, shell: &Shell) -> Result<(), Stack
             .as_bytes(),
     )
     .map_err(io("writing stack.json"))?;
-    let result = build(&stack, &bin, shell).await;
+    let result = build(&stack, &bin, &password, shell).await;
     if result.is_err() {
         shell.warn(format!(
             "dev up failed; the partial stack is left in {} for inspection (`pmctl dev logs`), remove it with `pmctl dev down`",
@@ -633,7 +696,12 @@ async fn create(root: &Path, spec: StackSpec, shell: &Shell) -> Result<(), Stack
     result
 }
 
-async fn build(stack: &Stack, bin: &PgBin, shell: &Shell) -> Result<(), StackError> {
+async fn build(
+    stack: &Stack,
+    bin: &PgBin,
+    password: &str,
+    shell: &Shell,
+) -> Result<(), StackError> {
     let root = &stack.root;
     let spinner = shell.spinner("generating the dev signing key");
     stack.keys().ensure()?;
@@ -661,6 +729,8 @@ async fn build(stack: &Stack, bin: &PgBin, shell: &Shell) -> Result<(), StackErr
             synchronous_standby_names: None,
             settings: vec![],
             fsync: true,
+            // TCP (replication too) needs it: scram-sha-256 in pg_hba.conf.
+            superuser_password: Some(password.to_string()),
         },
     )
     .map_err(pg("PostgreSQL east"))?;
@@ -674,13 +744,15 @@ async fn build(stack: &Stack, bin: &PgBin, shell: &Shell) -> Result<(), StackErr
     init_database(&admin_url, &stack.db_url(east), east).await?;
 
     // Links first: the replica is cloned and streams through one.
-    stack.ensure_net(shell).await?;
+    stack.ensure_net(Some(east), shell).await?;
 
     shell.status(
         "Cloning",
         format!("PostgreSQL {west} (replica) on :{} via link", ports.pg_west),
     );
     let spinner = shell.spinner("pg_basebackup from east");
+    // West authenticates to east (copy, then streaming) with its own password file.
+    pgcluster::write_passfile(bin, &stack.pg_dir(west), password).map_err(pg("PostgreSQL west"))?;
     let replica = Cluster::basebackup(
         bin,
         "127.0.0.1",

@@ -235,3 +235,51 @@ fn short(e: &reqwest::Error) -> String {
         e.to_string()
     }
 }
+
+/// Which region writes, as the databases say (never assumed from the region order).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Roles {
+    /// The one reachable region that is out of recovery and not read-only.
+    pub writer: Option<String>,
+    /// Every such region (two: split brain).
+    pub writers: Vec<String>,
+    /// The writer named by the replicated topology row with the highest epoch seen in any
+    /// reachable region (known even when the writer itself is down).
+    pub recorded_writer: Option<String>,
+    /// Each region's facts, in [`REGIONS`] order.
+    pub facts: Vec<(String, DbFacts)>,
+}
+
+impl Roles {
+    pub fn facts(&self, region: &str) -> Option<&DbFacts> {
+        self.facts.iter().find(|(r, _)| r == region).map(|(_, f)| f)
+    }
+
+    /// The live writer, else the recorded one.
+    pub fn writer_or_recorded(&self) -> Option<&str> {
+        self.writer.as_deref().or(self.recorded_writer.as_deref())
+    }
+}
+
+/// Reads both regions' roles concurrently.
+pub async fn roles(stack: &Stack) -> Roles {
+    let (url_a, url_b) = (stack.db_url(REGIONS[0]), stack.db_url(REGIONS[1]));
+    let (a, b) = tokio::join!(db_facts(&url_a), db_facts(&url_b));
+    let facts = vec![(REGIONS[0].to_string(), a), (REGIONS[1].to_string(), b)];
+    let writers: Vec<String> = facts
+        .iter()
+        .filter(|(_, f)| f.reachable && !f.in_recovery && !f.read_only)
+        .map(|(r, _)| r.clone())
+        .collect();
+    let recorded_writer = facts
+        .iter()
+        .filter_map(|(_, f)| f.topology.clone())
+        .max_by_key(|(_, epoch)| *epoch)
+        .map(|(w, _)| w);
+    Roles {
+        writer: (writers.len() == 1).then(|| writers[0].clone()),
+        writers,
+        recorded_writer,
+        facts,
+    }
+}

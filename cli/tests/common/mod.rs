@@ -117,8 +117,11 @@ impl TestStack {
     pub fn pg_port(&self, region: &str) -> u16 {
         self.port_base + if region == "east" { 11 } else { 12 }
     }
+    /// The region's database URL, with the stack's superuser password.
     pub fn db_url(&self, region: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/pm", self.pg_port(region))
+        pmctl::devstack::Stack::open(&self.state)
+            .expect("stack.json")
+            .db_url(region)
     }
     pub fn admin(&self) -> String {
         format!("http://127.0.0.1:{}", self.port_base + 9)
