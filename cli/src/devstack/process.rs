@@ -100,6 +100,17 @@ pub fn alive(pid: u32) -> bool {
     }
 }
 
+/// The process is stopped by a signal (SIGSTOP: state `T`), i.e. frozen, not dead.
+pub fn frozen(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next().map(|s| s == "T"))
+        })
+        .unwrap_or(false)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stopped {
     NotRunning,

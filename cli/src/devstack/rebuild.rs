@@ -125,6 +125,7 @@ pub async fn rebuild_replica(
     if streams_from(stack, region, writer).await
         && db_facts(&stack.db_url(region)).await.in_recovery
     {
+        let _ = std::fs::remove_file(stack.fence_marker(region));
         return Ok(Rebuilt::AlreadyReplica);
     }
     pgcluster::ensure_physical_slot(&writer_url, region)
@@ -213,6 +214,8 @@ pub async fn rebuild_replica(
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // It follows the writer again: no longer fenced.
+    let _ = std::fs::remove_file(stack.fence_marker(region));
     shell.status(
         "Rebuilt",
         format!(

@@ -90,6 +90,17 @@ pub(super) async fn repair(stack: &Stack, shell: &Shell) -> Result<UpOutcome, St
         }
     }
 
+    // 3b. Faults a killed drill left behind (frozen database, links down): undone. Their
+    // errors are the drill's, so the front door's recent figures are cleared too.
+    let healed = super::faults::heal_pending(stack).await;
+    if !healed.is_empty() {
+        for h in &healed {
+            shell.status("Healed", h);
+        }
+        let _ = stack.admin().reset_metrics().await;
+        started.push("faults healed".into());
+    }
+
     // 4. The replica must follow the writer.
     if let Some(f) = check_replication(stack, &roles, &failures, shell).await {
         failures.push(f);

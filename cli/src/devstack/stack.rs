@@ -280,6 +280,10 @@ impl Stack {
     pub fn spec(&self) -> &StackSpec {
         &self.file.spec
     }
+    /// Written when a failover fences `region`; removed when it is rebuilt as a replica.
+    pub fn fence_marker(&self, region: &str) -> PathBuf {
+        self.root.join(region).join("fenced.json")
+    }
     pub fn pg_dir(&self, region: &str) -> PathBuf {
         self.root.join(region).join("pg")
     }
@@ -511,7 +515,16 @@ impl Stack {
     /// Starts a region's PostgreSQL if it is stopped.
     pub fn ensure_pg(&self, region: &str, shell: &Shell) -> Result<bool, StackError> {
         let c = self.cluster(region)?;
-        if c.pid().is_some() {
+        if let Some(pid) = c.pid() {
+            // Frozen (SIGSTOPped, e.g. by a drill that was killed): running, but hung.
+            if process::frozen(pid) {
+                shell.status(
+                    "Continuing",
+                    format!("PostgreSQL {region} (pid {pid} was frozen)"),
+                );
+                process::signal_tree(pid, nix::sys::signal::Signal::SIGCONT);
+                return Ok(true);
+            }
             return Ok(false);
         }
         shell.status("Starting", format!("PostgreSQL {region} on :{}", c.port()));

@@ -118,20 +118,16 @@ impl Provider for LocalProvider {
         let spec = StackSpec::from_env(&self.config, None, None).map_err(|e| {
             ProviderError::fatal("pmctl.toml", "reading the stack settings", Msg(e))
         })?;
+        // `dev up` also heals faults a killed drill left behind.
         stack::up(&self.dir, spec, shell).await.map_err(|e| {
             ProviderError::fatal("dev stack", "bringing the stack up (pmctl dev up)", e)
         })?;
-        let st = self.stack()?;
-        let healed = crate::devstack::faults::heal_pending(&st).await;
-        for h in healed {
-            shell.status("Healed", h);
-        }
         Ok(())
     }
 
     async fn repair(&self) -> Result<Vec<String>, ProviderError> {
         let st = self.stack()?;
-        let mut notes = crate::devstack::faults::heal_pending(&st).await;
+        let mut notes = Vec::new();
         match stack::up(&self.dir, st.spec().clone(), &Shell::silent()).await {
             Ok(stack::UpOutcome::Repaired { started }) => {
                 notes.push(format!("restarted {}", started.join(", ")))

@@ -6,11 +6,6 @@ use crate::config::Rpo;
 use crate::devstack::stack::{Stack, REGIONS};
 use crate::provider::*;
 
-/// A region's fence marker: written by `fence-writer`, removed by `rebuild-replica`.
-pub(super) fn fence_marker(st: &Stack, region: &str) -> std::path::PathBuf {
-    st.root.join(region).join("fenced.json")
-}
-
 async fn api_state(p: &LocalProvider, st: &Stack, region: &str) -> (ApiState, Option<String>) {
     match p
         .http
@@ -51,7 +46,7 @@ async fn region_state(p: &LocalProvider, st: &Stack, region: &str) -> RegionStat
     } else {
         DbRole::Writer
     };
-    let marker: Option<serde_json::Value> = std::fs::read_to_string(fence_marker(st, region))
+    let marker: Option<serde_json::Value> = std::fs::read_to_string(st.fence_marker(region))
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok());
     let fenced = marker

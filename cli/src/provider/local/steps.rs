@@ -1,11 +1,10 @@
 //! The local stack's steps: how each capability is done with PostgreSQL, the front door
 //! and links, and the code that does each step (idempotent: a re-run after a crash is safe).
 
-use super::snapshot::fence_marker;
 use super::LocalProvider;
 use crate::devstack::stack::{other_region, write_private, Stack};
 use crate::provider::*;
-use pgcluster::{Cluster, PgBin, PgError, ReplicaOptions, StopMode};
+use pgcluster::{Cluster, PgError, StopMode};
 use serde_json::json;
 use std::time::Instant;
 
@@ -260,11 +259,8 @@ impl Local<'_> {
         })
         .await?;
         let marker = json!({"writer": target, "at": chrono::Utc::now()});
-        write_private(
-            &fence_marker(self.st, region),
-            marker.to_string().as_bytes(),
-        )
-        .map_err(|e| ProviderError::action(db(region), "writing its fence marker", e))?;
+        write_private(&self.st.fence_marker(region), marker.to_string().as_bytes())
+            .map_err(|e| ProviderError::action(db(region), "writing its fence marker", e))?;
         let mut v = json!({ "fence": outcome });
         if let Some(n) = not_fenced {
             v["not_fenced"] = json!(n);
@@ -400,89 +396,24 @@ impl Local<'_> {
         }
     }
 
-    async fn streams_from(&self, region: &str, of: &str) -> bool {
-        let facts = crate::devstack::status::db_facts(&self.st.db_url(of)).await;
-        facts
-            .replicas
-            .iter()
-            .any(|s| s.application_name == region && s.state == "streaming")
-    }
-
     async fn rebuild_replica(&self, region: &str, of: &str) -> Result<&'static str, ProviderError> {
         self.p.check(of)?;
         let _ = self.cluster(region)?;
-        let marker = fence_marker(self.st, region);
-        if self.streams_from(region, of).await && self.in_recovery(region).await.unwrap_or(false) {
-            let _ = std::fs::remove_file(&marker);
-            return Ok("already-replica");
-        }
-        pgcluster::ensure_physical_slot(&self.st.db_url(of), region)
+        use crate::devstack::rebuild::{rebuild_replica, Rebuilt};
+        let outcome = rebuild_replica(self.st, region, of, &crate::shell::Shell::silent())
             .await
-            .map_err(|e| ProviderError::action(db(of), "creating the replication slot", e))?;
-        let link = self.st.spec().ports.link_to(of);
-        let port = self.st.spec().ports.pg(region);
-        let dir = self.st.pg_dir(region);
-        let region_s = region.to_string();
-        let outcome = Self::blocking(
-            region,
-            "rebuilding it (pg_rewind / pg_basebackup)",
-            move || {
-                let bin = PgBin::locate()?;
-                let c = Cluster::open(&bin, &dir)?;
-                if let Some(pid) = c.pid() {
-                    crate::devstack::process::signal_tree(pid, nix::sys::signal::Signal::SIGCONT);
-                }
-                if c.stop(StopMode::Fast, Duration::from_secs(10)).is_err() {
-                    c.stop(StopMode::Immediate, Duration::from_secs(15))?;
-                }
-                let outcome = match c.rewind("127.0.0.1", link) {
-                    Ok(()) => "rewound",
-                    Err(PgError::RewindImpossible { .. }) => {
-                        std::fs::remove_dir_all(&dir).map_err(|e| PgError::Io {
-                            context: format!("removing {}", dir.display()),
-                            source: e,
-                        })?;
-                        Cluster::basebackup(
-                            &bin,
-                            "127.0.0.1",
-                            link,
-                            &dir,
-                            &ReplicaOptions {
-                                port,
-                                slot: region_s.clone(),
-                                application_name: region_s.clone(),
-                            },
-                        )?;
-                        "recloned"
-                    }
-                    Err(e) => return Err(e),
-                };
-                let c = Cluster::open(&bin, &dir)?;
-                c.set_primary("127.0.0.1", link, &region_s, &region_s)?;
-                // A rebuilt replica must not wait for a standby of its own once promoted.
-                c.set_setting("synchronous_standby_names", "")?;
-                c.set_setting("default_transaction_read_only", "off")?;
-                c.start(Duration::from_secs(60))?;
-                Ok(outcome)
-            },
-        )
-        .await?;
-        // The old writer's own slot for the other region would hold WAL forever.
-        let _ = pgcluster::drop_slot(&self.st.db_url(region), of).await;
-        let start = Instant::now();
-        loop {
-            if self.streams_from(region, of).await {
-                let _ = std::fs::remove_file(&marker);
-                return Ok(outcome);
-            }
-            if start.elapsed() > Duration::from_secs(90) {
-                return Err(ProviderError::Timeout {
-                    what: format!("{region} to stream from {of}"),
-                    secs: 90,
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+            .map_err(|e| {
+                ProviderError::action(
+                    db(region),
+                    format!("rebuilding it as a replica of {of} (pg_rewind / pg_basebackup)"),
+                    Msg(self.st.redact(&chain(&e))),
+                )
+            })?;
+        Ok(match outcome {
+            Rebuilt::AlreadyReplica => "already-replica",
+            Rebuilt::Rewound => "rewound",
+            Rebuilt::Recloned => "recloned",
+        })
     }
 
     async fn verify_write(&self, expect_region: &str) -> Result<String, ProviderError> {
