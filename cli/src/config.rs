@@ -12,6 +12,15 @@
 //! interval_ms = 1000
 //! failure_threshold = 3
 //! success_threshold = 3
+//! [environments.local.autopilot]   # the witness `dev up` starts (README "Autopilot")
+//! enabled = true
+//! interval_ms = 100
+//! probe_timeout_ms = 800
+//! detection_window_ms = 500
+//! cooldown_secs = 600
+//! dry_run = false
+//! notify_command = "logger -t pmctl"        # optional; decision JSON on stdin
+//! notify_webhook = "http://127.0.0.1:9000/"  # optional
 //! [environments.local.thresholds]
 //! max_lag_bytes = 16777216
 //! failover_max_lag_bytes = 0
@@ -137,6 +146,73 @@ impl Thresholds {
     }
 }
 
+/// The autopilot (`pmctl autopilot run`): the always-on control plane's policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AutopilotSettings {
+    /// `pmctl dev up` starts it as the local stack's witness.
+    pub enabled: bool,
+    /// One round of observations every this many ms.
+    pub interval_ms: u64,
+    /// A probe that takes longer has failed.
+    pub probe_timeout_ms: u64,
+    /// The writer must be lost from the witness and from its replica this long.
+    pub detection_window_ms: u64,
+    /// After an automatic failover, the next one waits for a human this long.
+    pub cooldown_secs: u64,
+    /// Decide and journal, never act.
+    pub dry_run: bool,
+    /// Run with `sh -c`, the decision as JSON on stdin (pages and failovers).
+    pub notify_command: Option<String>,
+    /// POST the decision as JSON here.
+    pub notify_webhook: Option<String>,
+}
+
+impl Default for AutopilotSettings {
+    fn default() -> Self {
+        AutopilotSettings {
+            enabled: true,
+            interval_ms: 100,
+            probe_timeout_ms: 800,
+            detection_window_ms: 500,
+            cooldown_secs: 600,
+            dry_run: false,
+            notify_command: None,
+            notify_webhook: None,
+        }
+    }
+}
+
+impl AutopilotSettings {
+    pub fn validate(&self) -> Result<(), String> {
+        let mut bad = Vec::new();
+        if self.interval_ms == 0 {
+            bad.push("autopilot.interval_ms must be more than 0".to_string());
+        }
+        if self.probe_timeout_ms == 0 {
+            bad.push("autopilot.probe_timeout_ms must be more than 0".to_string());
+        }
+        if self.detection_window_ms < self.interval_ms {
+            bad.push(format!(
+                "autopilot.detection_window_ms ({}) must be at least interval_ms ({})",
+                self.detection_window_ms, self.interval_ms
+            ));
+        }
+        if let Some(u) = &self.notify_webhook {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                bad.push(format!(
+                    "autopilot.notify_webhook `{u}` is not an http(s) URL"
+                ));
+            }
+        }
+        if bad.is_empty() {
+            Ok(())
+        } else {
+            Err(bad.join("; "))
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct LocalEnv {
@@ -148,6 +224,8 @@ pub struct LocalEnv {
     pub health: HealthSettings,
     #[serde(default)]
     pub thresholds: Thresholds,
+    #[serde(default)]
+    pub autopilot: AutopilotSettings,
 }
 
 /// The AWS environment: names come from `terraform output -json pmctl_environment`.

@@ -28,6 +28,16 @@ pub enum LockError {
     },
 }
 
+/// Who holds the operations lock right now, read from its note without taking the lock
+/// (a note left by a dead process does not count). Used by observers that must keep their
+/// hands off while someone operates.
+pub fn holder(dir: &Path) -> Option<Holder> {
+    let text = std::fs::read_to_string(dir.join("pmctl.lock")).ok()?;
+    let h: Holder = serde_json::from_str(text.trim()).ok()?;
+    let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(h.pid as i32), None).is_ok();
+    (alive && h.pid != std::process::id()).then_some(h)
+}
+
 fn read_note(file: &mut File) -> Option<Holder> {
     let mut note = String::new();
     file.rewind().ok()?;
@@ -57,7 +67,13 @@ pub struct StateLock {
 
 impl StateLock {
     pub fn acquire(dir: &Path, operation: &str) -> Result<StateLock, LockError> {
-        let path = dir.join("pmctl.lock");
+        StateLock::acquire_file(dir, "pmctl.lock", operation)
+    }
+
+    /// The same kind of lock in another file of the state directory (the autopilot holds
+    /// its own, so only one runs per environment).
+    pub fn acquire_file(dir: &Path, file: &str, operation: &str) -> Result<StateLock, LockError> {
+        let path = dir.join(file);
         let e = |source| LockError::Io {
             path: path.clone(),
             source,

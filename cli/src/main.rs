@@ -33,6 +33,11 @@ enum Cmd {
     Failback(commands::region::OpArgs),
     /// Operations recorded in the journal.
     History,
+    /// The always-on control plane: watches both regions, fails over by itself.
+    Autopilot {
+        #[command(subcommand)]
+        cmd: commands::autopilot::AutopilotCmd,
+    },
     /// A game day from a YAML runbook: traffic, a real fault, the reaction, RTO/RPO report.
     Drill(commands::drill::DrillArgs),
     /// Open-loop traffic (M-Pesa callbacks, manual payments, reads) against the front door.
@@ -53,6 +58,7 @@ fn main() {
         Cmd::Failover(a) => commands::region::run(&cli.global, OpKind::Failover, a),
         Cmd::Failback(a) => commands::region::run(&cli.global, OpKind::Failback, a),
         Cmd::History => commands::region::history(&cli.global),
+        Cmd::Autopilot { cmd } => commands::autopilot::run(&cli.global, cmd),
         Cmd::Drill(a) => commands::drill::run(&cli.global, a),
         Cmd::Load(a) => commands::load::run(&cli.global, a),
         Cmd::Internal { cmd } => commands::internal::run(cmd),

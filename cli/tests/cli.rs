@@ -78,24 +78,26 @@ fn bad_invocations_exit_2_and_create_nothing() {
 fn bad_settings_and_runbooks_are_refused_by_name() {
     let st = TestStack::new(
         26020,
-        "[environments.local.thresholds]\nmax_lag_bytes = -1\nmax_5xx_ratio = 2.0",
+        "[environments.local.thresholds]\nmax_lag_bytes = -1\nmax_5xx_ratio = 2.0\n[environments.local.autopilot]\ninterval_ms = 0",
     );
     let r = st.run(&["status"]);
     assert_eq!(r.code, 2, "{r:?}");
     assert!(
-        r.stderr.contains("max_lag_bytes") && r.stderr.contains("max_5xx_ratio"),
+        r.stderr.contains("max_lag_bytes")
+            && r.stderr.contains("max_5xx_ratio")
+            && r.stderr.contains("autopilot.interval_ms"),
         "{r:?}"
     );
     let st = TestStack::new(26030, "");
     let rb = st.dir.path().join("zero.yaml");
     std::fs::write(
         &rb,
-        "name: z\ntraffic: { rps: 10, duration: 5s }\nreaction: { kind: auto, check_interval: 0ms }\nobjectives: { rto: 5s, rpo: 0 }\n",
+        "name: z\ntraffic: { rps: 10, duration: 5s }\nreaction: { kind: auto, at: 2s }\nobjectives: { rto: 5s, rpo: 0 }\n",
     )
     .unwrap();
     let r = st.run(&["drill", rb.to_str().unwrap(), "--check"]);
     assert_eq!(r.code, 2, "{r:?}");
-    assert!(r.stderr.contains("reaction.check_interval"), "{r:?}");
+    assert!(r.stderr.contains("reaction.at"), "{r:?}");
     assert!(!st.state.exists());
 }
 

@@ -109,7 +109,7 @@ fn assert_report_files(d: &Drill) {
 }
 
 fn shipped(port_base: u16, name: &str) {
-    let mut st = TestStack::new(port_base, "");
+    let mut st = TestStack::with_autopilot(port_base, "", "");
     let d = drill(&mut st, &runbook(name));
     assert_eq!(
         d.code, 0,
@@ -164,7 +164,7 @@ fn write_runbook(st: &TestStack, name: &str, text: &str) -> String {
 
 #[test]
 fn no_reaction_means_no_recovery_and_an_impossible_rto_fails_by_name() {
-    let mut st = TestStack::new(25500, "");
+    let mut st = TestStack::with_autopilot(25500, "", "");
     let rb = write_runbook(&st, "nobody-home", "name: nobody-home\ntraffic: { rps: 15, duration: 10s }\nfaults:\n  - { kind: kill-db, at: 3s }\nreaction: { kind: none }\nobjectives: { rto: 30s, rpo: 0 }\n");
     let d = drill(&mut st, &rb);
     assert_eq!(d.code, 1, "{}\n{}", d.stdout, d.stderr);
@@ -173,7 +173,7 @@ fn no_reaction_means_no_recovery_and_an_impossible_rto_fails_by_name() {
     assert_eq!(d.report["objectives"][0]["passed"], false);
     assert_report_files(&d);
 
-    let rb = write_runbook(&st, "too-fast", "name: too-fast\ntraffic: { rps: 15, duration: 12s }\nfaults:\n  - { kind: kill-db, at: 3s }\nreaction: { kind: auto, detect_failures: 2, check_interval: 300ms }\nobjectives: { rto: 1ms, rpo: 0 }\n");
+    let rb = write_runbook(&st, "too-fast", "name: too-fast\ntraffic: { rps: 15, duration: 12s }\nfaults:\n  - { kind: kill-db, at: 3s }\nreaction: { kind: auto }\nobjectives: { rto: 1ms, rpo: 0 }\n");
     let d = drill(&mut st, &rb);
     assert_eq!(d.code, 1, "{}\n{}", d.stdout, d.stderr);
     let objectives = d.report["objectives"].as_array().unwrap();
@@ -203,14 +203,20 @@ fn no_reaction_means_no_recovery_and_an_impossible_rto_fails_by_name() {
 
 #[test]
 fn the_rpo_counter_sees_a_loss_with_async_replication() {
-    let mut st = TestStack::new(25600, "rpo = \"async\"");
+    // A lag budget large enough that the autopilot fails over although west is behind:
+    // what that loses is exactly what the read-back must find.
+    let mut st = TestStack::with_autopilot(
+        25600,
+        "rpo = \"async\"\n[environments.local.thresholds]\nfailover_max_lag_bytes = 1000000000",
+        "",
+    );
     let rb = write_runbook(
         &st,
         "async-loss",
         "name: async-loss\ndescription: replication cut, then the writer dies; async replication loses what west never got\n\
          traffic: { rps: 20, duration: 14s, mix: { c2b: 70, manual: 30, read: 0 } }\n\
          faults:\n  - { kind: partition, at: 2s }\n  - { kind: kill-db, at: 6s }\n\
-         reaction: { kind: auto, detect_failures: 2, check_interval: 300ms, accept_data_loss: true }\n\
+         reaction: { kind: auto }\n\
          objectives: { rto: 30s, rpo: 0 }\n",
     );
     let d = drill(&mut st, &rb);
@@ -236,7 +242,7 @@ fn the_rpo_counter_sees_a_loss_with_async_replication() {
 
 #[test]
 fn bad_runbooks_are_refused_before_anything_starts() {
-    let st = TestStack::new(25700, "");
+    let st = TestStack::with_autopilot(25700, "", "");
     let base = "name: bad\ntraffic: { rps: 10, duration: 10s }\nfaults:\n  - { kind: kill-db, at: 2s }\nreaction: { kind: auto }\nobjectives: { rto: 5s, rpo: 0 }\n";
     let cases = [
         (
@@ -270,7 +276,7 @@ fn bad_runbooks_are_refused_before_anything_starts() {
 
 #[test]
 fn a_killed_drill_can_still_be_reported() {
-    let mut st = TestStack::new(25800, "");
+    let mut st = TestStack::with_autopilot(25800, "", "");
     st.up = true;
     let rb = write_runbook(&st, "long", "name: long\ntraffic: { rps: 15, duration: 60s }\nfaults:\n  - { kind: kill-api, at: 2s }\nreaction: { kind: none }\nobjectives: { rto: 10s, rpo: 0 }\n");
     let dir = st.dir.path().join("report");
@@ -307,7 +313,7 @@ fn a_killed_drill_can_still_be_reported() {
 
 #[test]
 fn an_abort_condition_stops_the_drill_early_and_cleanup_still_runs() {
-    let mut st = TestStack::new(25900, "");
+    let mut st = TestStack::with_autopilot(25900, "", "");
     let rb = write_runbook(
         &st,
         "abort",
@@ -337,7 +343,7 @@ fn an_abort_condition_stops_the_drill_early_and_cleanup_still_runs() {
 
 #[test]
 fn sigterm_stops_the_drill_and_cleanup_still_runs() {
-    let mut st = TestStack::new(26100, "");
+    let mut st = TestStack::with_autopilot(26100, "", "");
     st.up = true;
     let rb = write_runbook(&st, "term", "name: term\ntraffic: { rps: 15, duration: 60s }\nfaults:\n  - { kind: partition, at: 2s }\nreaction: { kind: none }\nobjectives: { rto: 10s, rpo: 0 }\n");
     let dir = st.dir.path().join("report");

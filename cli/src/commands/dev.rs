@@ -21,6 +21,9 @@ pub enum DevCmd {
         /// Replication mode: `zero` (synchronous) or `async`; overrides pmctl.toml.
         #[arg(long, value_parser = ["zero", "async"])]
         rpo: Option<String>,
+        /// Do not start the autopilot (the witness that fails over by itself).
+        #[arg(long)]
+        no_autopilot: bool,
     },
     /// Stop every component and remove the stack's data.
     Down {
@@ -30,7 +33,8 @@ pub enum DevCmd {
     },
     /// Each component: pid, port, health, database role, replication.
     Status,
-    /// Print a component's log (api-east, api-west, postgres-east, postgres-west, net).
+    /// Print a component's log (api-east, api-west, postgres-east, postgres-west, net,
+    /// autopilot).
     Logs {
         component: Option<String>,
         /// Lines from the end of each log.
@@ -65,12 +69,20 @@ pub fn run(g: &Global, cmd: DevCmd) -> CliResult {
     let shell = g.shell();
     let rt = runtime();
     match cmd {
-        DevCmd::Up { port_base, rpo } => {
+        DevCmd::Up {
+            port_base,
+            rpo,
+            no_autopilot,
+        } => {
             let rpo = rpo.as_deref().map(|r| match r {
                 "async" => crate::config::Rpo::Async,
                 _ => crate::config::Rpo::Zero,
             });
-            let spec = StackSpec::from_env(&env, port_base, rpo).map_err(CliError::invalid)?;
+            let mut spec = StackSpec::from_env(&env, port_base, rpo).map_err(CliError::invalid)?;
+            spec.autopilot.env = g.env.clone();
+            if no_autopilot {
+                spec.autopilot.settings.enabled = false;
+            }
             let outcome = match rt.block_on(stack::up(&dir, spec, &shell)) {
                 Ok(o) => o,
                 Err(e @ StackError::Incomplete { .. }) => {
@@ -212,6 +224,7 @@ pub fn run(g: &Global, cmd: DevCmd) -> CliResult {
                 "api-east",
                 "api-west",
                 "net",
+                "autopilot",
             ];
             let pick: Vec<&str> = match component.as_deref() {
                 None => known.to_vec(),

@@ -1,5 +1,6 @@
 //! One module per subcommand: parse → call `ops`/library → render. Thin.
 
+pub mod autopilot;
 pub mod dev;
 pub mod drill;
 pub mod internal;

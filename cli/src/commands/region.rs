@@ -68,6 +68,7 @@ pub fn run(g: &Global, op: OpKind, a: OpArgs) -> CliResult {
         accept_data_loss: a.accept_data_loss,
         switchover_back: a.switchover,
         crash_after: None,
+        note: None,
     }
     .with_crash_hook_from_env();
     let req = if a.resume {

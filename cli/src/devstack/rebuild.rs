@@ -125,6 +125,16 @@ pub async fn rebuild_replica(
     if streams_from(stack, region, writer).await
         && db_facts(&stack.db_url(region)).await.in_recovery
     {
+        // It follows already (e.g. a fenced writer that came back able to follow): only
+        // the settings of its life as a writer go, as after a rewind.
+        let c = stack.cluster(region)?;
+        tokio::task::spawn_blocking(move || -> Result<(), PgError> {
+            c.set_setting("synchronous_standby_names", "")?;
+            c.reset_setting("default_transaction_read_only")
+        })
+        .await
+        .map_err(|e| StackError::Other(format!("rebuilding {region}: {e}")))?
+        .map_err(pg)?;
         let _ = std::fs::remove_file(stack.fence_marker(region));
         return Ok(Rebuilt::AlreadyReplica);
     }

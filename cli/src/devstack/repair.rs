@@ -106,6 +106,17 @@ pub(super) async fn repair(stack: &Stack, shell: &Shell) -> Result<UpOutcome, St
         failures.push(f);
     }
 
+    // 5. The witness, once the regions it watches are up.
+    match stack.ensure_autopilot(shell).await {
+        Ok(true) => started.push("autopilot".into()),
+        Ok(false) => {}
+        Err(e) => failures.push(ComponentFailure {
+            component: "autopilot".into(),
+            error: stack.redact(&error_chain(&e)),
+            fix: None,
+        }),
+    }
+
     if !failures.is_empty() {
         return Err(StackError::Incomplete { started, failures });
     }

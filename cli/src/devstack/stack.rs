@@ -134,6 +134,12 @@ pub struct Ports {
     pub link_to_east: u16,
     /// Link through which east reaches west's PostgreSQL (after a failover).
     pub link_to_west: u16,
+    /// Links through which the witness (the autopilot) reaches each region's PostgreSQL,
+    /// so a drill can cut a region off from the witness too (0: none, an older stack).
+    #[serde(default)]
+    pub witness_to_east: u16,
+    #[serde(default)]
+    pub witness_to_west: u16,
 }
 
 impl Default for Ports {
@@ -147,6 +153,8 @@ impl Default for Ports {
             pg_west: 5442,
             link_to_east: 5443,
             link_to_west: 5444,
+            witness_to_east: 5445,
+            witness_to_west: 5446,
         }
     }
 }
@@ -166,6 +174,8 @@ impl Ports {
             pg_west: base + 12,
             link_to_east: base + 13,
             link_to_west: base + 14,
+            witness_to_east: base + 15,
+            witness_to_west: base + 16,
         })
     }
 
@@ -179,7 +189,21 @@ impl Ports {
             (self.pg_west, "PostgreSQL west"),
             (self.link_to_east, "link to east"),
             (self.link_to_west, "link to west"),
+            (self.witness_to_east, "witness link to east"),
+            (self.witness_to_west, "witness link to west"),
         ]
+        .into_iter()
+        .filter(|(p, _)| *p != 0)
+        .collect()
+    }
+
+    /// The link port through which the witness reaches `region`'s PostgreSQL (0: none).
+    pub fn witness_to(&self, region: &str) -> u16 {
+        if region == "east" {
+            self.witness_to_east
+        } else {
+            self.witness_to_west
+        }
     }
 
     pub fn api(&self, region: &str) -> u16 {
@@ -215,6 +239,25 @@ pub struct StackSpec {
     pub health: HealthSettings,
     #[serde(default)]
     pub thresholds: Thresholds,
+    #[serde(default)]
+    pub autopilot: AutopilotLaunch,
+}
+
+/// How `dev up` starts the autopilot: its policy, and the environment it acts for.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AutopilotLaunch {
+    pub settings: crate::config::AutopilotSettings,
+    /// The environment's name (its plans are journaled under it).
+    pub env: String,
+}
+
+impl Default for AutopilotLaunch {
+    fn default() -> Self {
+        AutopilotLaunch {
+            settings: Default::default(),
+            env: crate::config::DEFAULT_ENV.into(),
+        }
+    }
 }
 
 impl StackSpec {
@@ -232,6 +275,10 @@ impl StackSpec {
             rpo: rpo.unwrap_or(env.rpo),
             health: env.health.clone(),
             thresholds: env.thresholds.clone(),
+            autopilot: AutopilotLaunch {
+                settings: env.autopilot.clone(),
+                env: crate::config::DEFAULT_ENV.into(),
+            },
         })
     }
 }
@@ -251,6 +298,11 @@ pub struct StackFile {
 pub struct Stack {
     pub root: PathBuf,
     pub file: StackFile,
+}
+
+/// The link through which the witness (autopilot) reaches `region`'s PostgreSQL.
+pub fn witness_link_name(region: &str) -> String {
+    format!("witness-to-{region}")
 }
 
 pub fn link_name(to_region: &str) -> String {
@@ -314,7 +366,12 @@ impl Stack {
     /// Direct URL of a region's database, with the superuser password (for pmctl itself and
     /// the APIs; replicas stream through links). A secret: never log or print it.
     pub fn db_url(&self, region: &str) -> String {
-        let port = self.spec().ports.pg(region);
+        self.db_url_at(self.spec().ports.pg(region))
+    }
+
+    /// The database URL through another port (a link in front of a region's PostgreSQL).
+    /// A secret, like [`Stack::db_url`].
+    pub fn db_url_at(&self, port: u16) -> String {
         match self.db_password() {
             Some(pw) => format!("postgres://postgres:{pw}@127.0.0.1:{port}/{DB_NAME}"),
             // A stack created before passwords: trust authentication.
@@ -351,6 +408,57 @@ impl Stack {
     }
     pub fn net_pid(&self) -> Option<u32> {
         process::read_pid(&self.pid_file("net"), "net")
+    }
+    pub fn autopilot_pid(&self) -> Option<u32> {
+        process::read_pid(&self.pid_file("autopilot"), "autopilot")
+    }
+
+    /// Starts the autopilot (the witness: `pmctl autopilot run`) if it is enabled and not
+    /// running. It reads its policy from `stack.json` and journals to the state directory.
+    pub async fn ensure_autopilot(&self, shell: &Shell) -> Result<bool, StackError> {
+        if !self.spec().autopilot.settings.enabled || self.autopilot_pid().is_some() {
+            return Ok(false);
+        }
+        let exe = std::env::current_exe().map_err(io("locating the pmctl executable"))?;
+        shell.status("Starting", "autopilot (the witness)");
+        let log = self.log("autopilot");
+        let pid_file = self.pid_file("autopilot");
+        let _ = std::fs::remove_file(&pid_file);
+        process::spawn_detached(
+            &exe,
+            [
+                "--state-dir".as_ref(),
+                self.root.as_os_str(),
+                "autopilot".as_ref(),
+                "run".as_ref(),
+                "--from-stack".as_ref(),
+            ],
+            &[],
+            &log,
+            &pid_file,
+        )
+        .map_err(io("starting the autopilot"))?;
+        let ready = self.root.join("run").join("autopilot.ready");
+        let pid_file2 = pid_file.clone();
+        wait_until("autopilot", Duration::from_secs(30), &log, || {
+            let (ready, pid_file) = (ready.clone(), pid_file2.clone());
+            async move {
+                let pid = std::fs::read_to_string(&pid_file).unwrap_or_default();
+                // The autopilot writes its pid (and policy) once it has observed once.
+                let ready_pid = std::fs::read_to_string(&ready)
+                    .ok()
+                    .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                    .and_then(|v| v["pid"].as_u64())
+                    .map(|p| p.to_string());
+                if !pid.trim().is_empty() && ready_pid.as_deref() == Some(pid.trim()) {
+                    Ok(())
+                } else {
+                    Err("not observing yet".to_string())
+                }
+            }
+        })
+        .await?;
+        Ok(true)
     }
 
     /// The `synchronous_standby_names` a writer in `writer` should have.
@@ -396,6 +504,16 @@ impl Stack {
                     listen: lh(p.link_to(r)),
                     target: lh(p.pg(r)),
                 })
+                .chain(
+                    REGIONS
+                        .iter()
+                        .filter(|r| p.witness_to(r) != 0)
+                        .map(|r| LinkConfig {
+                            name: witness_link_name(r),
+                            listen: lh(p.witness_to(r)),
+                            target: lh(p.pg(r)),
+                        }),
+                )
                 .collect(),
         }
     }
@@ -819,6 +937,7 @@ async fn build(
     .await?;
     drop(spinner);
     stack.wait_frontdoor_settled().await?;
+    stack.ensure_autopilot(shell).await?;
     shell.status("Ready", format!("front door on {}", stack.frontdoor_url()));
     Ok(())
 }
@@ -876,6 +995,12 @@ pub async fn down(root: &Path, keep_data: bool, shell: &Shell) -> Result<DownRep
     let _lock = StateLock::acquire(root, "dev down")?;
     let stack = Stack::open(root)?;
     let grace = Duration::from_secs(10);
+    // The witness first: it must not watch the regions go down.
+    if let Some(pid) = stack.autopilot_pid() {
+        shell.status("Stopping", format!("autopilot (pid {pid})"));
+        process::stop(pid, grace);
+        report.stopped.push("autopilot".into());
+    }
     for r in REGIONS {
         if let Some(pid) = stack.api_pid(r) {
             shell.status("Stopping", format!("API {r} (pid {pid})"));

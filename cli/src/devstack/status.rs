@@ -217,6 +217,24 @@ pub async fn status(root: &Path) -> Result<StackStatus, StackError> {
             Err(e) => e.to_string(),
         },
     });
+    if stack.spec().autopilot.settings.enabled {
+        let pid = stack.autopilot_pid();
+        components.push(ComponentStatus {
+            name: "autopilot".into(),
+            region: None,
+            pid,
+            port: 0,
+            running: pid.is_some(),
+            healthy: pid.is_some(),
+            db_role: None,
+            replicas: vec![],
+            detail: if pid.is_some() {
+                "watching (pmctl autopilot status)".into()
+            } else {
+                "not running: `pmctl dev up` starts it".into()
+            },
+        });
+    }
     Ok(StackStatus {
         state_dir: root.display().to_string(),
         frontdoor: stack.frontdoor_url(),

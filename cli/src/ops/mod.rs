@@ -1,6 +1,7 @@
 //! Operations: the work behind the commands. They return data (`Serialize`) and leave
 //! rendering to `commands/`.
 
+pub mod autopilot;
 pub mod drill;
 pub mod load;
 pub mod plan;

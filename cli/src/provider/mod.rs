@@ -19,6 +19,7 @@ pub mod fake;
 pub mod local;
 pub mod step;
 pub mod types;
+pub mod vantage;
 
 pub use error::{chain, BoxError, Msg, ProviderError};
 pub use step::{Capability, Step};
@@ -64,6 +65,23 @@ pub trait Provider: Send + Sync {
     fn readback(&self) -> &dyn Readback;
     fn store(&self) -> &dyn StateStore;
 
+    /// Where this environment's local files live (autopilot state and decisions).
+    fn state_dir(&self) -> std::path::PathBuf {
+        std::path::PathBuf::from(".pmctl").join(self.environment())
+    }
+    /// A fresh observer for the autopilot (the witness's and each region's view).
+    fn vantage(
+        &self,
+        _probe_timeout: Duration,
+    ) -> Result<Box<dyn vantage::Vantage>, ProviderError> {
+        Err(ProviderError::Unsupported {
+            what: format!(
+                "environment `{}` cannot be watched by the autopilot yet",
+                self.environment()
+            ),
+        })
+    }
+
     /// Make the environment ready for a drill (local: `dev up`; elsewhere: nothing).
     async fn prepare(&self, shell: &Shell) -> Result<(), ProviderError>;
     /// Heal recorded faults and restart what was killed; returns what it did.
@@ -97,6 +115,9 @@ pub enum FaultKind {
     Hang,
     /// Add latency to the cross-region links.
     SlowLink,
+    /// Cut the region off from the other region *and* from the witness (it keeps running:
+    /// the split-brain case the fence is for).
+    Isolate,
 }
 
 impl FaultKind {
@@ -108,6 +129,7 @@ impl FaultKind {
             FaultKind::Partition => "partition",
             FaultKind::Hang => "hang",
             FaultKind::SlowLink => "slow-link",
+            FaultKind::Isolate => "isolate",
         }
     }
 }

@@ -48,8 +48,18 @@ impl std::fmt::Debug for Run {
 
 impl TestStack {
     /// A stack description (not started): `port_base` must be unique per test; `extra_toml`
-    /// is appended to the `[environments.local]` table.
+    /// is appended to the `[environments.local]` table. Without the autopilot: tests of
+    /// manual operations must not race a control plane that acts by itself.
     pub fn new(port_base: u16, extra_toml: &str) -> TestStack {
+        Self::build(port_base, extra_toml, "enabled = false\n")
+    }
+
+    /// A stack whose `dev up` starts the autopilot (with `autopilot_toml` settings).
+    pub fn with_autopilot(port_base: u16, extra_toml: &str, autopilot_toml: &str) -> TestStack {
+        Self::build(port_base, extra_toml, autopilot_toml)
+    }
+
+    fn build(port_base: u16, extra_toml: &str, autopilot_toml: &str) -> TestStack {
         let dir = tempfile::Builder::new()
             .prefix("pmctl-test")
             .tempdir()
@@ -60,7 +70,8 @@ impl TestStack {
             &config,
             format!(
                 "[environments.local]\nkind = \"local\"\nport_base = {port_base}\n{extra_toml}\n\
-                 [environments.local.health]\ninterval_ms = 200\ntimeout_ms = 150\nfailure_threshold = 3\nsuccess_threshold = 2\n"
+                 [environments.local.health]\ninterval_ms = 200\ntimeout_ms = 150\nfailure_threshold = 3\nsuccess_threshold = 2\n\
+                 [environments.local.autopilot]\n{autopilot_toml}\n"
             ),
         )
         .unwrap();
@@ -139,7 +150,7 @@ impl TestStack {
             .to_string()
     }
     pub fn ports(&self) -> Vec<u16> {
-        [0, 1, 2, 9, 11, 12, 13, 14]
+        [0, 1, 2, 9, 11, 12, 13, 14, 15, 16]
             .iter()
             .map(|o| self.port_base + o)
             .collect()

@@ -122,6 +122,22 @@ impl DrillRun<'_> {
         if let Err(e) = super::region::ensure_no_open_operation(&ops) {
             not_steady.push(e.to_string());
         }
+        if rb.reaction.kind == runbook::ReactionKind::Auto {
+            // The autopilot is the reaction: it must be running and free to act.
+            let a = super::autopilot::status(&p.state_dir());
+            match &a.running {
+                None => not_steady.push(
+                    "the runbook's reaction is the autopilot, which is not running (`pmctl dev up` starts it)".into(),
+                ),
+                Some(r) if r.dry_run => {
+                    not_steady.push("the autopilot runs in dry-run mode: it would not react".into())
+                }
+                Some(_) if !a.armed => not_steady.push(
+                    "the autopilot is paused or waiting out a cool-down (`pmctl autopilot resume`)".into(),
+                ),
+                _ => {}
+            }
+        }
         let writer = t.single_writer().map(|w| w.name.clone());
         if writer.is_none() && not_steady.is_empty() {
             not_steady.push("there is no single writer region".into());
@@ -185,6 +201,23 @@ impl DrillRun<'_> {
                 humantime::format_duration(rb.traffic.duration.0)
             ),
         );
+
+        // A reaction other than the autopilot's: the autopilot keeps its hands off while
+        // this drill runs (its note dies with this process).
+        let note_dir = p.state_dir();
+        if rb.reaction.kind != runbook::ReactionKind::Auto {
+            let _ = super::autopilot::state::write_drill_note(
+                &note_dir,
+                &super::autopilot::state::DrillNote {
+                    pid: std::process::id(),
+                    runbook: rb.name.clone(),
+                    reaction: match rb.reaction.kind {
+                        runbook::ReactionKind::None => "none".into(),
+                        _ => "switchover".into(),
+                    },
+                },
+            );
+        }
 
         // 4. Traffic, the request log, faults, the reaction, the abort watch — concurrently.
         let stop = CancellationToken::new();
@@ -255,8 +288,9 @@ impl DrillRun<'_> {
         let verify = verify(p, &records).await;
         log.write(&Event::Verify(verify.clone()));
 
-        // 6. Cleanup, whatever happened.
+        // 6. Cleanup, whatever happened (the autopilot's hands stay off until it is done).
         let note = cleanup::cleanup(p, rb.cleanup, &writer, shell).await;
+        super::autopilot::state::clear_drill_note(&note_dir);
         ctx.mark("cleanup", note);
         let aborted = aborted.lock().expect("aborted").clone();
         log.write(&Event::Finished {

@@ -1,26 +1,17 @@
-//! The drill's reaction: nobody, a planned switchover at a set time, or automatic failover
-//! when write probes of the writer region keep failing — each through the same engine and
-//! plan as `pmctl switchover` / `pmctl failover`.
+//! The drill's reaction: nobody; a planned switchover at a set time (through the same engine
+//! and plan as `pmctl switchover`); or `auto` — the autopilot, the always-on control plane
+//! production uses, which the drill only watches: it waits for the autopilot's failover in
+//! the journal and marks detection, promotion and the DNS move on the drill's clock.
 
 use super::events::Ctx;
 use super::runbook::{ReactionKind, Runbook};
+use crate::journal::{self, Entry};
 use crate::ops::plan::OpKind;
 use crate::ops::region::{self, Options, Outcome, Request};
 use crate::provider::Provider;
 use crate::shell::Shell;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-
-/// A write probe straight at a region's own API (not through the entry point).
-async fn probe(http: &reqwest::Client, url: &str, token: &str) -> bool {
-    matches!(
-        http.post(format!("{url}/v1/landlord/callback-token/rotate"))
-            .bearer_auth(token)
-            .send()
-            .await,
-        Ok(r) if r.status().is_success()
-    )
-}
 
 pub async fn react(
     p: &dyn Provider,
@@ -32,8 +23,9 @@ pub async fn react(
     let Some(target) = p.regions().into_iter().find(|r| r != writer) else {
         return;
     };
-    let op = match rb.reaction.kind {
-        ReactionKind::None => return,
+    match rb.reaction.kind {
+        ReactionKind::None => {}
+        ReactionKind::Auto => watch_autopilot(p, ctx, stop).await,
         ReactionKind::Switchover => {
             let at = rb.reaction.at.map(|a| a.0).unwrap_or_default();
             tokio::select! {
@@ -41,79 +33,98 @@ pub async fn react(
                 _ = tokio::time::sleep_until((ctx.t0 + at).into()) => {}
             }
             ctx.mark("reaction", format!("planned switchover to {target}"));
-            OpKind::Switchover
-        }
-        ReactionKind::Auto => {
-            let interval = rb.reaction.check_interval.0;
-            let http = reqwest::Client::builder()
-                .timeout(interval.max(Duration::from_millis(300)))
-                .build()
-                .expect("http");
-            let (Ok(url), Ok(token)) = (
-                p.traffic().region_url(writer),
-                p.traffic()
-                    .token("pmctl-drill-probe", Duration::from_secs(7200)),
-            ) else {
-                ctx.mark("reaction-failed", "no probe endpoint or credentials");
-                return;
+            let req = Request::New {
+                op: OpKind::Switchover,
+                to: Some(target),
+                dry_run: false,
+                plan_hash: None,
             };
-            let mut fails = 0;
-            loop {
-                if stop.is_cancelled() {
-                    return;
+            let mut yes = |_: &crate::ops::plan::Plan| true;
+            match region::run(p, req, &Options::default(), &Shell::silent(), &mut yes).await {
+                Ok(Outcome::Executed(rep)) => {
+                    for (n, at) in &rep.finished_at {
+                        if let Some(m) = marker(rep.steps.get(n - 1).map(|s| s.name).unwrap_or(""))
+                        {
+                            ctx.mark_at(m, *at, format!("switchover step {n}"));
+                        }
+                    }
+                    ctx.mark(
+                        "switchover-done",
+                        format!("operation {} in {} ms", rep.op_id, rep.total_ms),
+                    );
                 }
-                let tick = Instant::now();
-                if probe(&http, &url, &token).await {
-                    fails = 0;
-                } else {
-                    fails += 1;
-                    if fails >= rb.reaction.detect_failures {
-                        ctx.mark(
+                Ok(Outcome::Planned(_)) => {}
+                Err(e) => ctx.mark("switchover-failed", e.to_string()),
+            }
+        }
+    }
+}
+
+fn marker(step: &str) -> Option<&'static str> {
+    match step {
+        "promote" | "failover-global" | "switchover-global" => Some("promoted"),
+        "move-dns" | "failover-records" => Some("dns-moved"),
+        "fence-writer" | "api-concurrency" => Some("fenced"),
+        _ => None,
+    }
+}
+
+/// Waits for the autopilot's failover (started after the drill began) and marks it. Once
+/// traffic ends it waits only for a failover already under way.
+async fn watch_autopilot(p: &dyn Provider, ctx: &Ctx, stop: CancellationToken) {
+    let mut seen: Option<String> = None;
+    loop {
+        if let Ok(r) = p.store().read().await {
+            if let Ok(ops) = journal::operations(&p.store().location(), &r.entries) {
+                let mine = ops.iter().find(|o| {
+                    o.choices["autopilot"] == true
+                        && o.plan.operation == OpKind::Failover
+                        && o.started_at >= ctx.t0_utc
+                });
+                if let Some(op) = mine {
+                    if seen.is_none() {
+                        let decided = op.choices["decided_at"]
+                            .as_str()
+                            .and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok())
+                            .unwrap_or(op.started_at);
+                        ctx.mark_at(
                             "detected",
-                            format!("{fails} consecutive failed write probes of {writer}"),
+                            decided,
+                            format!("autopilot: {}", op.choices["reason"].as_str().unwrap_or("")),
                         );
-                        break;
+                        seen = Some(op.op_id.clone());
+                    }
+                    if let Some((_, ok, summary)) = &op.finished {
+                        for e in &r.entries {
+                            if let Entry::StepDone {
+                                op_id, step, at, ..
+                            } = e
+                            {
+                                if *op_id != op.op_id {
+                                    continue;
+                                }
+                                let name = op.plan.steps.get(step - 1).map(|s| s.name());
+                                if let Some(m) = name.and_then(marker) {
+                                    ctx.mark_at(m, *at, format!("autopilot failover step {step}"));
+                                }
+                            }
+                        }
+                        ctx.mark(
+                            if *ok {
+                                "failover-done"
+                            } else {
+                                "failover-failed"
+                            },
+                            format!("autopilot operation {}: {summary}", op.op_id),
+                        );
+                        return;
                     }
                 }
-                tokio::time::sleep(interval.saturating_sub(tick.elapsed())).await;
             }
-            OpKind::Failover
         }
-    };
-    let opts = Options {
-        force: false,
-        accept_data_loss: rb.reaction.accept_data_loss,
-        switchover_back: false,
-        crash_after: None,
-    };
-    let req = Request::New {
-        op,
-        to: Some(target),
-        dry_run: false,
-        plan_hash: None,
-    };
-    let mut yes = |_: &crate::ops::plan::Plan| true;
-    match region::run(p, req, &opts, &Shell::silent(), &mut yes).await {
-        Ok(Outcome::Executed(rep)) => {
-            // Step completion times, on the drill's clock.
-            for (n, at) in &rep.finished_at {
-                let name = rep.steps.get(n - 1).map(|s| s.name).unwrap_or("");
-                let marker = match name {
-                    "promote" | "failover-global" | "switchover-global" => Some("promoted"),
-                    "move-dns" | "failover-records" => Some("dns-moved"),
-                    "fence-writer" => Some("fenced"),
-                    _ => None,
-                };
-                if let Some(m) = marker {
-                    ctx.mark_at(m, *at, format!("{} step {n}", op.name()));
-                }
-            }
-            ctx.mark(
-                &format!("{}-done", op.name()),
-                format!("operation {} in {} ms", rep.op_id, rep.total_ms),
-            );
+        if stop.is_cancelled() && seen.is_none() {
+            return;
         }
-        Ok(Outcome::Planned(_)) => {}
-        Err(e) => ctx.mark(&format!("{}-failed", op.name()), e.to_string()),
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -9,7 +9,7 @@
 //! traffic: { rps: 20, ramp_to_rps: 40, duration: 25s, mix: { c2b: 60, manual: 20, read: 20 } }
 //! faults:
 //!   - { kind: kill-region, at: 6s }        # region: default the writer
-//! reaction: { kind: auto, detect_failures: 3, check_interval: 500ms }
+//! reaction: { kind: auto }               # the autopilot reacts (README "Autopilot")
 //! objectives: { rto: 15s, rpo: 0 }
 //! abort: { max_error_ratio: 1.0, for: 60s }
 //! cleanup: failback                        # failback | down | none
@@ -137,7 +137,8 @@ pub struct Fault {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ReactionKind {
-    /// pmctl detects the writer failing and runs the failover engine.
+    /// The autopilot (the environment's always-on control plane) detects and fails over,
+    /// as in production; the drill only watches it.
     Auto,
     /// A planned switchover at `at`.
     Switchover,
@@ -149,23 +150,8 @@ pub enum ReactionKind {
 #[serde(deny_unknown_fields)]
 pub struct Reaction {
     pub kind: ReactionKind,
-    /// auto: consecutive failed write probes of the writer region that trigger failover.
-    #[serde(default = "default_detect")]
-    pub detect_failures: u32,
-    #[serde(default = "default_interval")]
-    pub check_interval: Dur,
     /// switchover: when.
     pub at: Option<Dur>,
-    /// auto with rpo = "async": fail over although the replica may be behind.
-    #[serde(default)]
-    pub accept_data_loss: bool,
-}
-
-fn default_detect() -> u32 {
-    3
-}
-fn default_interval() -> Dur {
-    Dur(Duration::from_millis(500))
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -287,11 +273,8 @@ impl Runbook {
             ReactionKind::Switchover if self.reaction.at.is_none() => {
                 errs.push("field `reaction.at`: required for a switchover reaction".into())
             }
-            ReactionKind::Auto if self.reaction.detect_failures == 0 => {
-                errs.push("field `reaction.detect_failures`: must be at least 1".into())
-            }
-            ReactionKind::Auto if self.reaction.check_interval.0.is_zero() => {
-                errs.push("field `reaction.check_interval`: must be more than 0".into())
+            ReactionKind::Auto | ReactionKind::None if self.reaction.at.is_some() => {
+                errs.push("field `reaction.at`: only a switchover reaction has a time".into())
             }
             _ => {}
         }

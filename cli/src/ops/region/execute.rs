@@ -260,7 +260,7 @@ async fn gate(
         .single_writer()
         .map(|w| w.name.clone())
         .unwrap_or_else(|| plan.from.clone());
-    let refusals = preflight::switch_target_rules(p, &t, &from, to);
+    let refusals = preflight::switch_target_rules(p, &t, &from, to, true);
     if refusals.is_empty() {
         return Ok(serde_json::json!({"gate": "passed"}));
     }

@@ -122,6 +122,9 @@ pub struct Options {
     pub switchover_back: bool,
     #[serde(skip)]
     pub crash_after: Option<(usize, CrashMode)>,
+    /// Journaled with the operator's choices (e.g. who decided: the autopilot, and why).
+    #[serde(skip)]
+    pub note: Option<serde_json::Value>,
 }
 
 impl Options {
@@ -245,7 +248,13 @@ pub async fn run(
             if !confirm(&plan) {
                 return Err(RegionError::NotConfirmed);
             }
-            let report = execute::execute(p, plan, pre.choices.clone(), opts, shell).await?;
+            let mut choices = pre.choices.clone();
+            if let (Some(serde_json::Value::Object(note)), serde_json::Value::Object(c)) =
+                (&opts.note, &mut choices)
+            {
+                c.extend(note.clone());
+            }
+            let report = execute::execute(p, plan, choices, opts, shell).await?;
             drop(lock);
             Ok(Outcome::Executed(report))
         }

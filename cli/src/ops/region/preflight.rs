@@ -35,8 +35,22 @@ fn refuse(out: &mut Vec<Refusal>, rule: &'static str, reason: String) {
     out.push(Refusal { rule, reason });
 }
 
+/// Alarms about the recent past of the traffic (the 5xx ratio and p99 over the last
+/// window), as opposed to the state of the regions now.
+fn traffic_alarm(name: &str) -> bool {
+    matches!(name, "api-5xx-rate" | "api-p99-latency")
+}
+
 /// The rules for a region about to become the writer by a planned switch from `from`.
-pub fn switch_target_rules(p: &dyn Provider, t: &Topology, from: &str, to: &str) -> Vec<Refusal> {
+/// `mid_recovery`: checked by the gate of a `failback --switchover`, where the recent
+/// traffic alarms describe the outage being recovered from, not the target.
+pub fn switch_target_rules(
+    p: &dyn Provider,
+    t: &Topology,
+    from: &str,
+    to: &str,
+    mid_recovery: bool,
+) -> Vec<Refusal> {
     let th = &p.settings().thresholds;
     let mut out = Vec::new();
     let Some(r) = t.region(to) else {
@@ -75,7 +89,11 @@ pub fn switch_target_rules(p: &dyn Provider, t: &Topology, from: &str, to: &str)
     if let Some(f) = &r.fenced {
         refuse(&mut out, "target-fenced", format!("{to} is fenced: {f}"));
     }
-    for a in &t.alarms {
+    for a in t
+        .alarms
+        .iter()
+        .filter(|a| !(mid_recovery && traffic_alarm(&a.name)))
+    {
         refuse(
             &mut out,
             "no-alarms",
@@ -126,7 +144,7 @@ pub fn preflight(p: &dyn Provider, t: &Topology, plan: &Plan, opts: &Options) ->
         serde_json::json!({ "force": opts.force, "accept_data_loss": opts.accept_data_loss });
     let target = t.region(&plan.to);
     match plan.operation {
-        OpKind::Switchover => out = switch_target_rules(p, t, &plan.from, &plan.to),
+        OpKind::Switchover => out = switch_target_rules(p, t, &plan.from, &plan.to, false),
         OpKind::Failover => {
             if let Some(r) = target {
                 target_api_rule(&mut out, r);

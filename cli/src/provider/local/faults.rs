@@ -9,6 +9,15 @@ use crate::devstack::{process, stack};
 use crate::provider::*;
 use nix::sys::signal::Signal;
 
+/// Every link that reaches `region` or leaves it: replication both ways and the witness's.
+fn isolating(st: &crate::devstack::Stack, region: &str) -> Vec<String> {
+    let mut l: Vec<String> = stack::REGIONS.iter().map(|r| stack::link_name(r)).collect();
+    if st.spec().ports.witness_to(region) != 0 {
+        l.push(stack::witness_link_name(region));
+    }
+    l
+}
+
 #[async_trait]
 impl Faults for LocalProvider {
     fn supported(&self) -> Vec<FaultKind> {
@@ -19,6 +28,7 @@ impl Faults for LocalProvider {
             FaultKind::Partition,
             FaultKind::Hang,
             FaultKind::SlowLink,
+            FaultKind::Isolate,
         ]
     }
 
@@ -34,6 +44,9 @@ impl Faults for LocalProvider {
             },
             FaultKind::Partition | FaultKind::SlowLink => Undo::LinksUp {
                 links: links.clone(),
+            },
+            FaultKind::Isolate => Undo::LinksUp {
+                links: isolating(&st, region),
             },
         };
         record::record(
@@ -87,6 +100,17 @@ impl Faults for LocalProvider {
                 for name in &links {
                     match admin.set_link_mode(name, mode).await {
                         Ok(_) => done.push(format!("{name} {mode}")),
+                        Err(e) => done.push(format!("{name}: {e}")),
+                    }
+                }
+                done.join(", ")
+            }
+            FaultKind::Isolate => {
+                let admin = st.admin();
+                let mut done = Vec::new();
+                for name in isolating(&st, region) {
+                    match admin.set_link_mode(&name, LinkMode::Down).await {
+                        Ok(_) => done.push(format!("{name} down")),
                         Err(e) => done.push(format!("{name}: {e}")),
                     }
                 }

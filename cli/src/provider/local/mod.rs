@@ -6,6 +6,7 @@ mod faults;
 mod readback;
 mod snapshot;
 mod steps;
+mod vantage;
 
 use super::*;
 use crate::config::LocalEnv;
@@ -81,6 +82,17 @@ impl Provider for LocalProvider {
         &self.settings
     }
 
+    fn state_dir(&self) -> PathBuf {
+        self.dir.clone()
+    }
+
+    fn vantage(
+        &self,
+        probe_timeout: Duration,
+    ) -> Result<Box<dyn super::vantage::Vantage>, ProviderError> {
+        Ok(Box::new(self.local_vantage(probe_timeout)?))
+    }
+
     fn ensure_set_up(&self) -> Result<(), ProviderError> {
         self.stack().map(|_| ())
     }
@@ -115,9 +127,10 @@ impl Provider for LocalProvider {
     }
 
     async fn prepare(&self, shell: &Shell) -> Result<(), ProviderError> {
-        let spec = StackSpec::from_env(&self.config, None, None).map_err(|e| {
+        let mut spec = StackSpec::from_env(&self.config, None, None).map_err(|e| {
             ProviderError::fatal("pmctl.toml", "reading the stack settings", Msg(e))
         })?;
+        spec.autopilot.env = self.env.clone();
         // `dev up` also heals faults a killed drill left behind.
         stack::up(&self.dir, spec, shell).await.map_err(|e| {
             ProviderError::fatal("dev stack", "bringing the stack up (pmctl dev up)", e)

@@ -96,6 +96,10 @@ pub(super) async fn run(
         }
         Step::Promote { region } => {
             l.promote(region).await?;
+            // The other region's slot on the new writer: when it comes back and can follow
+            // this timeline, it streams without a rebuild (and the writer keeps its WAL).
+            let other = other_region(region);
+            let _ = pgcluster::ensure_physical_slot(&st.db_url(region), other).await;
             json!({"promoted": region})
         }
         Step::RecordTopology { writer, epoch } => {
@@ -328,7 +332,12 @@ impl Local<'_> {
         if !self.in_recovery(region).await? {
             return Ok(());
         }
+        // A new writer must not wait for a synchronous standby it inherited from an older
+        // life (a replica keeps the settings it had as a writer): which standby it waits
+        // for is decided by a later step, once that standby streams.
         Self::blocking(region, "promoting it", move || {
+            c.set_setting("synchronous_standby_names", "")?;
+            c.reset_setting("default_transaction_read_only")?;
             c.promote(Duration::from_secs(60))
         })
         .await?;
@@ -348,6 +357,11 @@ impl Local<'_> {
     async fn record_topology(&self, writer: &str, epoch: i64) -> Result<(), ProviderError> {
         self.p.check(writer)?;
         let mut c = self.connect(writer).await?;
+        // Bounded: a commit that waits for a missing standby must fail, not hang the plan.
+        sqlx::query("SET statement_timeout = '20s'")
+            .execute(&mut c)
+            .await
+            .map_err(|e| ProviderError::action(db(writer), "setting a statement timeout", e))?;
         sqlx::query(
             "INSERT INTO region_topology (writer_region, epoch) VALUES ($1, $2)
              ON CONFLICT (singleton) DO UPDATE SET writer_region = EXCLUDED.writer_region,
