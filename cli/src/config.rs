@@ -308,12 +308,17 @@ pub fn resolve(
                     message: "health.interval_ms and the thresholds must be greater than 0".into(),
                 });
             }
-            l.thresholds
-                .validate()
-                .map_err(|message| ConfigError::Invalid {
+            // Every bad setting is named at once, not one per attempt.
+            let bad: Vec<String> = [l.thresholds.validate(), l.autopilot.validate()]
+                .into_iter()
+                .filter_map(Result::err)
+                .collect();
+            if !bad.is_empty() {
+                return Err(ConfigError::Invalid {
                     name: env_name.into(),
-                    message,
-                })?;
+                    message: bad.join("; "),
+                });
+            }
             let dir = state_dir
                 .map(Path::to_path_buf)
                 .or_else(|| l.state_dir.clone())

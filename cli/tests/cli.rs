@@ -76,9 +76,10 @@ fn bad_invocations_exit_2_and_create_nothing() {
 
 #[test]
 fn bad_settings_and_runbooks_are_refused_by_name() {
-    let st = TestStack::new(
+    let st = TestStack::with_autopilot(
         26020,
-        "[environments.local.thresholds]\nmax_lag_bytes = -1\nmax_5xx_ratio = 2.0\n[environments.local.autopilot]\ninterval_ms = 0",
+        "[environments.local.thresholds]\nmax_lag_bytes = -1\nmax_5xx_ratio = 2.0\n",
+        "interval_ms = 0",
     );
     let r = st.run(&["status"]);
     assert_eq!(r.code, 2, "{r:?}");

@@ -240,6 +240,15 @@ async fn check_replication(
     }
     let started = Instant::now();
     let writer_url = stack.db_url(writer);
+    // The standby streams through its physical slot on the writer; a writer promoted while
+    // this region was dead may never have created it (then streaming fails forever with
+    // `replication slot "…" does not exist`). Creating it is idempotent and changes no role.
+    if let Err(e) = pgcluster::ensure_physical_slot(&writer_url, replica).await {
+        shell.warn(stack.redact(&format!(
+            "could not ensure replication slot {replica} on {writer}: {}",
+            error_chain(&e)
+        )));
+    }
     loop {
         let facts = db_facts(&writer_url).await;
         if facts
