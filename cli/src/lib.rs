@@ -13,3 +13,4 @@ pub mod lock;
 pub mod ops;
 pub mod provider;
 pub mod shell;
+pub mod sys;

@@ -83,22 +83,7 @@ pub fn cmdline(pid: u32) -> Option<String> {
         .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
 }
 
-/// True when the process exists and is not a zombie. Reaps it if it is our own child.
-pub fn alive(pid: u32) -> bool {
-    let p = Pid::from_raw(pid as i32);
-    let _ = nix::sys::wait::waitpid(p, Some(nix::sys::wait::WaitPidFlag::WNOHANG));
-    if kill(p, None).is_err() {
-        return false;
-    }
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // Field 3, after the parenthesised command name, is the state.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|s| s != "Z" && s != "X"),
-        Err(_) => false,
-    }
-}
+pub use crate::sys::alive;
 
 /// The process is stopped by a signal (SIGSTOP: state `T`), i.e. frozen, not dead.
 pub fn frozen(pid: u32) -> bool {

@@ -719,29 +719,7 @@ where
     }
 }
 
-/// Writes a file only its owner can read (mode 0600), atomically: a temp file in the same
-/// directory (created 0600, so the data is never readable by others), fsync, rename over
-/// `path`, then fsync the directory so the rename itself survives a crash.
-pub(crate) fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::PermissionsExt;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .permissions(std::fs::Permissions::from_mode(0o600))
-        .tempfile_in(dir)?;
-    tmp.write_all(data)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    // Best effort: makes the rename durable.
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
+pub(crate) use crate::sys::write_private;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -61,7 +61,7 @@ impl Files {
     }
 
     pub fn save_memory(&self, m: &Memory) -> std::io::Result<()> {
-        crate::devstack::stack::write_private(
+        crate::sys::write_private(
             &self.memory_path(),
             serde_json::to_string_pretty(m).expect("json").as_bytes(),
         )
@@ -113,12 +113,12 @@ impl Files {
     pub fn ready(&self) -> Option<Ready> {
         let r: Ready =
             serde_json::from_str(&std::fs::read_to_string(self.ready_path()).ok()?).ok()?;
-        crate::devstack::process::alive(r.pid).then_some(r)
+        crate::sys::alive(r.pid).then_some(r)
     }
 
     pub fn write_ready(&self, r: &Ready) -> std::io::Result<()> {
         std::fs::create_dir_all(self.dir.join("run"))?;
-        crate::devstack::stack::write_private(
+        crate::sys::write_private(
             &self.ready_path(),
             serde_json::to_string(r).expect("json").as_bytes(),
         )
@@ -140,7 +140,7 @@ fn drill_note_path(dir: &Path) -> PathBuf {
 
 pub fn write_drill_note(dir: &Path, note: &DrillNote) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    crate::devstack::stack::write_private(
+    crate::sys::write_private(
         &drill_note_path(dir),
         serde_json::to_string(note).expect("json").as_bytes(),
     )
@@ -153,5 +153,5 @@ pub fn clear_drill_note(dir: &Path) {
 pub fn drill_note(dir: &Path) -> Option<DrillNote> {
     let n: DrillNote =
         serde_json::from_str(&std::fs::read_to_string(drill_note_path(dir)).ok()?).ok()?;
-    crate::devstack::process::alive(n.pid).then_some(n)
+    crate::sys::alive(n.pid).then_some(n)
 }
