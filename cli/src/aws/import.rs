@@ -174,3 +174,71 @@ fn to_value(v: &serde_json::Value) -> Value {
         serde_json::Value::Null => Value::from(""),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env() -> AwsEnvironment {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/terraform-output.json"
+        ))
+        .unwrap();
+        AwsEnvironment::from_terraform_json(&text).unwrap()
+    }
+
+    #[test]
+    fn import_keeps_the_rest_of_the_file_and_reads_back() {
+        let existing = "# mine\n[environments.local]\nkind = \"local\" # the dev stack\n\n[environments.prod]\nkind = \"aws\"\nhealth_rule = \"route53\"\n[environments.prod.thresholds]\nmax_lag_ms = 250\n";
+        let (text, done) = import("pmctl.toml", Some(existing), "prod", &env()).unwrap();
+        assert_eq!(done.action, "updated");
+        for kept in [
+            "# mine",
+            "kind = \"local\" # the dev stack",
+            "health_rule = \"route53\"",
+            "max_lag_ms = 250",
+        ] {
+            assert!(text.contains(kept), "{kept} lost:\n{text}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pmctl.toml");
+        std::fs::write(&p, &text).unwrap();
+        let e = crate::config::resolve(Some(&p), "prod", None).unwrap();
+        let crate::config::EnvKind::Aws(a) = e.kind else {
+            panic!("not aws")
+        };
+        assert_eq!(
+            a.terraform,
+            env(),
+            "the imported table reads back as exported"
+        );
+        assert_eq!(a.thresholds.max_lag_ms, 250);
+        // A second import changes nothing.
+        let (again, done) = import("pmctl.toml", Some(&text), "prod", &env()).unwrap();
+        assert_eq!((done.action, again), ("unchanged", text));
+    }
+
+    #[test]
+    fn a_local_environment_of_that_name_or_bad_toml_is_refused() {
+        let err = import(
+            "pmctl.toml",
+            Some("[environments.prod]\nkind = \"local\"\n"),
+            "prod",
+            &env(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("`local` environment") && err.contains("nothing was written"),
+            "{err}"
+        );
+        let err = import("pmctl.toml", Some("[environments\n"), "prod", &env())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not valid TOML"), "{err}");
+        assert!(import("pmctl.toml", None, "pr od", &env()).is_err());
+        let (_, done) = import("pmctl.toml", None, "prod", &env()).unwrap();
+        assert_eq!(done.action, "created");
+    }
+}
