@@ -420,6 +420,41 @@ async fn a_crash_after_any_step_resumes_to_the_same_end_state() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_crash_after_any_failover_step_resumes_to_the_same_end_state() {
+    for n in 1..=5 {
+        let w = World::new().await;
+        w.moto
+            .fail_region("rds", "us-east-1", "ServiceUnavailable", 503)
+            .await;
+        w.set_api_up("us-east-1", false);
+        let n_text = n.to_string();
+        let r = w
+            .pmctl_env(
+                &["failover", "--to", "us-east-2", "--yes"],
+                &[("PMCTL_TEST_CRASH_AFTER_STEP", &n_text)],
+            )
+            .await;
+        assert_eq!(r.code, 137, "step {n}: killed by the hook: {r:?}");
+        let r = w.pmctl(&["failover", "--resume", "--yes"]).await;
+        assert_eq!(r.code, 0, "step {n}: {r:?}");
+        assert_eq!(w.writer().await, "us-east-2", "step {n}");
+        assert_eq!(w.concurrency("us-east-1").await, Some(0), "step {n}");
+        assert_eq!(w.records().await["us-east-2"], "PRIMARY", "step {n}");
+        assert!(
+            w.store_object("fences/us-east-1.json").await.is_some(),
+            "step {n}"
+        );
+        let journal = w.journal().await;
+        assert_eq!(events(&journal, "op_finished").len(), 1, "step {n}");
+        assert_eq!(
+            events(&journal, "step_done").len(),
+            5,
+            "step {n}: each step once"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_second_pmctl_is_refused_while_the_first_holds_the_shared_lock() {
     let w = World::new().await;
     // A switchover that takes a few seconds in Aurora.
