@@ -228,18 +228,174 @@ pub struct LocalEnv {
     pub autopilot: AutopilotSettings,
 }
 
-/// The AWS environment: names come from `terraform output -json pmctl_environment`.
+/// The AWS environment (`kind = "aws"`): what Terraform exported, in the `terraform`
+/// table `pmctl env import` writes (never edited by hand), and pmctl's own settings beside
+/// it, which an import leaves alone.
+///
+/// ```toml
+/// [environments.prod]
+/// kind = "aws"
+/// health_rule = "majority"        # or "route53" (> 18 % of checkers)
+/// [environments.prod.thresholds]  # lag in ms: AuroraGlobalDBRPOLag / ReplicationLag
+/// max_lag_ms = 1000
+/// failover_max_lag_ms = 0
+/// [environments.prod.sdk]         # optional; otherwise the standard chain
+/// profile = "prod-operator"
+/// max_attempts = 3
+/// [environments.prod.waits]
+/// poll_interval_ms = 5000
+/// timeout_secs = 900
+/// [environments.prod.api_urls]    # optional: each region's API base URL
+/// "us-east-1" = "https://us-east-1.api.example.com"
+/// [environments.prod.terraform]   # written by `pmctl env import`
+/// …
+/// ```
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AwsEnv {
-    #[serde(flatten)]
-    pub settings: BTreeMap<String, toml::Value>,
+    /// `terraform output -json pmctl_environment`, as imported.
+    pub terraform: crate::aws::env::AwsEnvironment,
+    #[serde(default)]
+    pub thresholds: Thresholds,
+    #[serde(default)]
+    pub health_rule: HealthRuleSetting,
+    #[serde(default)]
+    pub sdk: AwsSdkSettings,
+    #[serde(default)]
+    pub waits: AwsWaits,
+    /// Each region's API base URL (default `https://<regions[].api_custom_domain>`).
+    #[serde(default)]
+    pub api_urls: BTreeMap<String, String>,
+}
+
+/// How the health checkers' reports become one verdict per region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthRuleSetting {
+    /// More than half of the checker regions report the endpoint healthy.
+    #[default]
+    Majority,
+    /// Route 53's own rule for DNS answers: more than 18 % of checkers.
+    Route53,
+}
+
+/// How pmctl talks to AWS (everything else from the standard chain: profile, env,
+/// `AWS_ENDPOINT_URL`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AwsSdkSettings {
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    /// Attempts per call, the first included (1 = no retries).
+    pub max_attempts: u32,
+    pub connect_timeout_ms: u64,
+    pub attempt_timeout_ms: u64,
+    pub operation_timeout_ms: u64,
+}
+
+impl Default for AwsSdkSettings {
+    fn default() -> Self {
+        let d = crate::aws::sdk::SdkSettings::default();
+        AwsSdkSettings {
+            profile: None,
+            endpoint_url: None,
+            max_attempts: d.max_attempts,
+            connect_timeout_ms: d.connect_timeout.as_millis() as u64,
+            attempt_timeout_ms: d.attempt_timeout.as_millis() as u64,
+            operation_timeout_ms: d.operation_timeout.as_millis() as u64,
+        }
+    }
+}
+
+impl AwsSdkSettings {
+    pub fn to_sdk(&self) -> crate::aws::sdk::SdkSettings {
+        use std::time::Duration;
+        crate::aws::sdk::SdkSettings {
+            profile: self.profile.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+            connect_timeout: Duration::from_millis(self.connect_timeout_ms),
+            attempt_timeout: Duration::from_millis(self.attempt_timeout_ms),
+            operation_timeout: Duration::from_millis(self.operation_timeout_ms),
+            max_attempts: self.max_attempts,
+            credentials: None,
+        }
+    }
+}
+
+/// Timing of the AWS steps and of the shared lock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AwsWaits {
+    /// How often a waiting step polls AWS.
+    pub poll_interval_ms: u64,
+    /// How long a managed switchover/failover or a rejoin may take.
+    pub timeout_secs: u64,
+    /// How far back the replication lag is looked for (no datapoint: unknown).
+    pub lag_lookback_secs: u64,
+    /// A lock note not renewed for this long belongs to a pmctl that died.
+    pub lock_ttl_secs: u64,
+    /// How long the write verification keeps trying.
+    pub verify_timeout_secs: u64,
+}
+
+impl Default for AwsWaits {
+    fn default() -> Self {
+        AwsWaits {
+            poll_interval_ms: 5000,
+            timeout_secs: 900,
+            lag_lookback_secs: 600,
+            lock_ttl_secs: 120,
+            verify_timeout_secs: 60,
+        }
+    }
+}
+
+impl AwsEnv {
+    pub fn validate(&self) -> Result<(), String> {
+        self.terraform
+            .validate()
+            .map_err(|e| format!("{e} (in the `terraform` table; re-run `pmctl env import`)"))?;
+        if self.terraform.ops_store.bucket.trim().is_empty() {
+            return Err("terraform.ops_store.bucket is empty: the shared operations lock and journal need it (apply infra/ with the ops store, then `pmctl env import` again)".into());
+        }
+        self.thresholds.validate()?;
+        let mut bad = Vec::new();
+        let regions = self.terraform.region_names();
+        for r in self.api_urls.keys() {
+            if !regions.contains(&r.as_str()) {
+                bad.push(format!(
+                    "api_urls.{r}: not one of the environment's regions ({})",
+                    regions.join(", ")
+                ));
+            }
+        }
+        for (r, u) in &self.api_urls {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                bad.push(format!("api_urls.{r} `{u}` is not an http(s) URL"));
+            }
+        }
+        if self.sdk.max_attempts == 0 {
+            bad.push("sdk.max_attempts must be at least 1".into());
+        }
+        if self.waits.poll_interval_ms == 0 || self.waits.timeout_secs == 0 {
+            bad.push("waits.poll_interval_ms and waits.timeout_secs must be more than 0".into());
+        }
+        if self.waits.lock_ttl_secs < 3 {
+            bad.push("waits.lock_ttl_secs must be at least 3".into());
+        }
+        if bad.is_empty() {
+            Ok(())
+        } else {
+            Err(bad.join("; "))
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum EnvConfig {
     Local(LocalEnv),
-    Aws(AwsEnv),
+    Aws(Box<AwsEnv>),
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -256,10 +412,12 @@ pub struct Environment {
     pub kind: EnvKind,
 }
 
+// One per command: the size of the local variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum EnvKind {
     Local { state_dir: PathBuf, env: LocalEnv },
-    Aws(AwsEnv),
+    Aws(Box<AwsEnv>),
 }
 
 pub const DEFAULT_ENV: &str = "local";
@@ -328,7 +486,13 @@ pub fn resolve(
                 env: l,
             }
         }
-        EnvConfig::Aws(a) => EnvKind::Aws(a),
+        EnvConfig::Aws(a) => {
+            a.validate().map_err(|message| ConfigError::Invalid {
+                name: env_name.into(),
+                message,
+            })?;
+            EnvKind::Aws(a)
+        }
     };
     Ok(Environment {
         name: env_name.to_string(),

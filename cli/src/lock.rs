@@ -26,6 +26,20 @@ pub enum LockError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A shared (remote) lock is held by another operator's pmctl.
+    #[error("the operations lock {location} is held by {holder}; wait for it to finish (a pmctl that died is recognised from its own machine at once, from any other when its lease of {ttl_secs}s has run out)")]
+    HeldRemote {
+        location: String,
+        holder: String,
+        ttl_secs: u64,
+    },
+    /// A shared (remote) lock could not be read or written.
+    #[error("the operations lock {location}: {source}")]
+    Remote {
+        location: String,
+        #[source]
+        source: crate::provider::BoxError,
+    },
 }
 
 /// Who holds the operations lock right now, read from its note without taking the lock

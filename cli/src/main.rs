@@ -22,6 +22,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: commands::dev::DevCmd,
     },
+    /// Environments in pmctl.toml (`env import`: an AWS environment from Terraform).
+    Env {
+        #[command(subcommand)]
+        cmd: commands::env::EnvCmd,
+    },
     /// Both regions at a glance: API health, database roles, replication, DNS, alarms.
     Status(commands::status::StatusArgs),
     /// Planned move of the writer to another region, with zero data loss.
@@ -53,6 +58,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.cmd {
         Cmd::Dev { cmd } => commands::dev::run(&cli.global, cmd),
+        Cmd::Env { cmd } => commands::env::run(&cli.global, cmd),
         Cmd::Status(a) => commands::status::run(&cli.global, a),
         Cmd::Switchover(a) => commands::region::run(&cli.global, OpKind::Switchover, a),
         Cmd::Failover(a) => commands::region::run(&cli.global, OpKind::Failover, a),

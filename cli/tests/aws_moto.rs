@@ -1066,6 +1066,7 @@ fn note(holder: &str, operation: &str) -> LockNote {
         pid: 4242,
         operation: operation.into(),
         since: chrono::Utc::now(),
+        renewed: None,
     }
 }
 

@@ -126,9 +126,18 @@ impl CloudWatch {
                 .return_data(true)
                 .build()
         };
-        let end = Utc::now() + chrono::Duration::minutes(1);
-        let start =
-            end - chrono::Duration::from_std(lookback).unwrap_or(chrono::Duration::minutes(10));
+        // Whole clock minutes: the 1-minute maximums are then the same buckets on every
+        // call (unaligned, two datapoints could share a bucket on one call and not the next).
+        let minute = |t: DateTime<Utc>| t.timestamp() - t.timestamp().rem_euclid(60);
+        let now = Utc::now();
+        let end_secs = minute(now) + 60;
+        let lookback =
+            chrono::Duration::from_std(lookback).unwrap_or(chrono::Duration::minutes(10));
+        let start_secs = minute(now - lookback);
+        let (start, end) = (
+            DateTime::from_timestamp(start_secs, 0).unwrap_or(now),
+            DateTime::from_timestamp(end_secs, 0).unwrap_or(now),
+        );
         let out = client
             .get_metric_data()
             .metric_data_queries(query("rpo", RPO_LAG_METRIC))

@@ -38,8 +38,20 @@ pub struct AwsEnvironment {
     /// CloudFront + WAF in front of the failover name (us-east-1).
     #[serde(default)]
     pub edge: Edge,
+    /// Where the operations lock and journal two operators share live (S3).
+    #[serde(default)]
+    pub ops_store: OpsStore,
     /// `[primary, secondary]` as created; roles change with switchovers, not here.
     pub regions: Vec<RegionEnvironment>,
+}
+
+/// The S3 bucket (and key prefix) of the shared operations lock and journal.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OpsStore {
+    pub bucket: String,
+    pub aws_region: String,
+    /// Key prefix inside the bucket (the environment's name).
+    pub prefix: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

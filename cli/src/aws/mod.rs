@@ -8,6 +8,7 @@
 pub mod cloudwatch;
 pub mod env;
 pub mod error;
+pub mod import;
 pub mod lambda;
 pub mod rds;
 pub mod route53;

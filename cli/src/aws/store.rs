@@ -23,6 +23,17 @@ pub struct LockNote {
     /// The command, e.g. `switchover --to us-east-2`.
     pub operation: String,
     pub since: DateTime<Utc>,
+    /// Last renewal by the holder (its heartbeat); a note not renewed for the lease's
+    /// length belongs to a pmctl that died. Notes without it count from `since`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewed: Option<DateTime<Utc>>,
+}
+
+impl LockNote {
+    /// When the holder last showed it was alive.
+    pub fn last_seen(&self) -> DateTime<Utc> {
+        self.renewed.unwrap_or(self.since).max(self.since)
+    }
 }
 
 impl std::fmt::Display for LockNote {
@@ -243,6 +254,44 @@ impl SharedStore {
                 }
             }
         }
+    }
+
+    /// `s3://bucket/prefix/name`, for messages.
+    pub fn location(&self, name: &str) -> String {
+        self.resource(name)
+    }
+
+    /// Reads a small object under the prefix (`None` when there is none).
+    pub async fn read_object(&self, name: &str) -> Result<Option<Vec<u8>>, AwsError> {
+        Ok(self.get(name).await?.map(|(body, _)| body))
+    }
+
+    /// Writes a small object under the prefix, unconditionally.
+    pub async fn write_object(&self, name: &str, body: Vec<u8>) -> Result<(), AwsError> {
+        const OP: &str = "PutObject";
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.key(name))
+            .content_type("application/json")
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk(OP, self.resource(name), e))?;
+        Ok(())
+    }
+
+    /// Removes an object under the prefix (already gone is fine).
+    pub async fn remove_object(&self, name: &str) -> Result<(), AwsError> {
+        const OP: &str = "DeleteObject";
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(self.key(name))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk(OP, self.resource(name), e))?;
+        Ok(())
     }
 
     /// Appends one line (no newline inside) to the shared journal.

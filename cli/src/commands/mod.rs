@@ -3,6 +3,7 @@
 pub mod autopilot;
 pub mod dev;
 pub mod drill;
+pub mod env;
 pub mod internal;
 pub mod load;
 pub mod region;

@@ -120,6 +120,11 @@ pub fn render(r: &StatusReport) -> String {
         ]);
     }
     let mut s = format!("environment {} · rpo {}\n{table}\n", t.environment, t.rpo);
+    for reg in &t.regions {
+        if let Some(d) = reg.detail.as_deref().filter(|d| !d.is_empty()) {
+            s.push_str(&format!("{}: {d}\n", reg.name));
+        }
+    }
     if let Some(tr) = &t.traffic {
         s.push_str(&format!(
             "traffic (last {}s): {} requests, {} 5xx, p99 {}\n",

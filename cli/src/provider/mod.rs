@@ -11,9 +11,11 @@
 //! - [`Readback`]: is every acknowledged payment on the current writer?
 //! - [`StateStore`](crate::journal::StateStore): the operations lock and journal.
 //!
-//! Implementations: `local` (the dev stack), `fake` (in memory, for unit tests of the
+//! Implementations: `local` (the dev stack), `aws` (Aurora Global Database, Route 53,
+//! CloudWatch, Lambda; lock and journal in S3), `fake` (in memory, for unit tests of the
 //! engine). Every step is idempotent: re-running one that may have half-happened is safe.
 
+pub mod aws;
 pub mod error;
 pub mod fake;
 pub mod local;
@@ -225,11 +227,6 @@ pub fn open(env: &Environment) -> Result<Box<dyn Provider>, ProviderError> {
         EnvKind::Local { state_dir, env: l } => Ok(Box::new(local::LocalProvider::new(
             &env.name, state_dir, l,
         )?)),
-        EnvKind::Aws(_) => Err(ProviderError::Unsupported {
-            what: format!(
-                "environment `{}` is an AWS environment, which this pmctl cannot operate yet",
-                env.name
-            ),
-        }),
+        EnvKind::Aws(a) => Ok(Box::new(aws::AwsProvider::new(&env.name, a)?)),
     }
 }

@@ -199,33 +199,33 @@ impl Step {
                 format!("verify: a write through the front door succeeds in {region}")
             }
             Step::SwitchoverGlobalCluster { to } => format!(
-                "SwitchoverGlobalCluster to {to}'s cluster (Aurora blocks writes, catches up, promotes, repoints)"
+                "RDS SwitchoverGlobalCluster to {to}'s cluster (Aurora blocks writes, catches up, promotes it, repoints the old writer)"
             ),
             Step::FailoverGlobalCluster { to, allow_data_loss } => format!(
-                "FailoverGlobalCluster to {to}'s cluster{}",
-                if *allow_data_loss { " with AllowDataLoss" } else { "" }
+                "RDS FailoverGlobalCluster to {to}'s cluster{}",
+                if *allow_data_loss { " with AllowDataLoss (writes not yet replicated may be lost)" } else { "" }
             ),
-            Step::WaitGlobalWriter { region } => {
-                format!("wait until {region}'s cluster is the global writer and available")
-            }
+            Step::WaitGlobalWriter { region } => format!(
+                "poll DescribeGlobalClusters + DescribeDBClusters until {region}'s cluster is the global writer and available"
+            ),
             Step::WaitSecondaryRejoined { region } => format!(
-                "wait until {region}'s cluster has rejoined the global cluster as a secondary and its lag is within budget"
+                "poll DescribeGlobalClusters, DescribeDBClusters, GetMetricData until {region}'s cluster has rejoined as a connected secondary with its lag within budget"
             ),
             Step::SetApiConcurrency { region, value: Some(0) } => format!(
-                "fence {region} at the application tier: its API function's reserved concurrency = 0"
+                "fence {region} at the application tier: Lambda PutFunctionConcurrency 0 on its API function (if unreachable: reported)"
             ),
             Step::SetApiConcurrency { region, value: Some(n) } => {
-                format!("set {region}'s API function's reserved concurrency to {n}")
+                format!("Lambda PutFunctionConcurrency {n} on {region}'s API function")
             }
-            Step::SetApiConcurrency { region, value: None } => {
-                format!("restore {region}'s API function's concurrency (remove the fence)")
-            }
-            Step::SetFailoverRecords { primary } => format!(
-                "UPSERT the Route 53 failover records: {primary} PRIMARY, the other SECONDARY"
+            Step::SetApiConcurrency { region, value: None } => format!(
+                "lift {region}'s fence: Lambda Put/DeleteFunctionConcurrency back to its API function's concurrency before the fence"
             ),
-            Step::VerifyRegionalWrite { region } => {
-                format!("verify: a write through {region}'s API succeeds")
-            }
+            Step::SetFailoverRecords { primary } => format!(
+                "Route 53 ChangeResourceRecordSets, one UPSERT batch: {primary}'s failover record PRIMARY, the other SECONDARY"
+            ),
+            Step::VerifyRegionalWrite { region } => format!(
+                "verify: a write through {region}'s API succeeds (POST /v1/landlord/callback-token/rotate)"
+            ),
             Step::Fake { capability } => format!("fake: {capability:?}"),
         }
     }

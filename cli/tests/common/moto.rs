@@ -56,7 +56,7 @@ impl Moto {
         let launcher = root().join("scripts/moto-server");
         let mut last_log = String::new();
         for _ in 0..5 {
-            let port = pgcluster::free_port().expect("free port");
+            let port = pick_port();
             let log = tempfile::NamedTempFile::new().unwrap();
             let child = Command::new(&python)
                 .arg(&launcher)
@@ -216,6 +216,32 @@ impl Moto {
             .expect("reset");
         assert!(r.status().is_success());
     }
+}
+
+/// A free 127.0.0.1 port: from `PMCTL_TEST_PORT_RANGE` (`LOW-HIGH`, for machines where
+/// tests must stay in a given range), else any the kernel gives.
+pub fn pick_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let range = std::env::var("PMCTL_TEST_PORT_RANGE").ok().and_then(|r| {
+        let (lo, hi) = r.split_once('-')?;
+        let (lo, hi): (u16, u16) = (lo.trim().parse().ok()?, hi.trim().parse().ok()?);
+        (lo <= hi).then_some((lo, hi))
+    });
+    let Some((lo, hi)) = range else {
+        return pgcluster::free_port().expect("free port");
+    };
+    let span = u32::from(hi - lo) + 1;
+    // Start at a different place in each test process, then walk the range.
+    let seed = std::process::id() % span;
+    for _ in 0..span {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = lo + ((seed + n * 7) % span) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in PMCTL_TEST_PORT_RANGE {lo}-{hi}");
 }
 
 /// Test SDK settings aimed at `endpoint`.

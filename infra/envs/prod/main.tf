@@ -228,6 +228,16 @@ module "edge" {
   rate_limit_exempt_cidrs     = var.rate_limit_exempt_cidrs
 }
 
+# The shared operations lock and journal of pmctl (kept in the primary region at creation;
+# it does not move with the writer).
+module "ops_store" {
+  source    = "../../modules/ops_store"
+  providers = { aws = aws.primary }
+
+  name = local.name
+  tags = local.tags
+}
+
 module "budget" {
   source    = "../../modules/budget"
   providers = { aws.global = aws.global }

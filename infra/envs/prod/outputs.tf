@@ -15,6 +15,11 @@ output "pmctl_environment" {
     database_name     = module.database.database_name
     database_user     = module.database.master_username
     budget_name       = module.budget.budget_name
+    ops_store = {
+      bucket     = module.ops_store.bucket
+      aws_region = module.ops_store.aws_region
+      prefix     = var.environment
+    }
     edge = {
       metrics_region             = "us-east-1"
       cloudfront_distribution_id = module.edge.distribution_id

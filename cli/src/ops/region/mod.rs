@@ -96,8 +96,10 @@ impl RegionError {
             | RegionError::Interrupted { .. }
             | RegionError::WrongResume { .. }
             | RegionError::WrongEnvironment { .. }
-            | RegionError::NotConfirmed
-            | RegionError::Lock(_) => EXIT_REFUSED,
+            | RegionError::NotConfirmed => EXIT_REFUSED,
+            // The lock store itself failed (e.g. a shared store AWS refused): not a refusal.
+            RegionError::Lock(LockError::Remote { .. }) => EXIT_FAILED,
+            RegionError::Lock(_) => EXIT_REFUSED,
             RegionError::StepFailed { .. } | RegionError::Crashed(_) => EXIT_INTERRUPTED,
             RegionError::Provider(ProviderError::NotSetUp { .. }) => EXIT_INVALID,
             RegionError::Provider(_) | RegionError::Journal(_) => EXIT_FAILED,
