@@ -26,16 +26,31 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 static SHARED: OnceLock<TestCluster> = OnceLock::new();
 static DB_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// A free TCP port on 127.0.0.1 (bind port 0, read it, release it). Another process may
+/// A free TCP port on 127.0.0.1 in 12000–19999 (probed by binding it). Another process may
 /// take it before you bind it: retry with a new one when a start fails with
 /// [`PgError::is_port_in_use`].
 pub fn free_port() -> Result<u16, PgError> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")
-        .map_err(|e| PgError::io("binding 127.0.0.1:0 to find a free port", e))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| PgError::io("reading the free port", e))
+    // Never an OS-assigned port: those come from the ephemeral range (32768–60999), where a
+    // busy machine's outgoing connections can take the port between this probe and the
+    // server's bind. Probe a fixed non-ephemeral range instead, starting at a different
+    // place in each process (tests run as several processes at once).
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LO: u16 = 12000;
+    const HI: u16 = 19999;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let span = u32::from(HI - LO) + 1;
+    let seed = std::process::id().wrapping_mul(2654435761) % span;
+    for _ in 0..span {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = LO + ((seed + n * 7) % span) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err(PgError::io(
+        "finding a free port in 12000-19999",
+        std::io::Error::new(std::io::ErrorKind::AddrInUse, "every port is busy"),
+    ))
 }
 
 /// A throwaway PostgreSQL cluster for tests: a temp dir (`$TMPDIR/pgcluster-test-*`), a
