@@ -12,6 +12,7 @@ mod plan;
 mod preflight;
 
 pub use execute::{ExecReport, StepReport};
+pub(crate) use execute::execute as execute_plan;
 pub use plan::plan;
 pub use preflight::{preflight, Preflight, Refusal};
 
@@ -99,7 +100,8 @@ impl RegionError {
             | RegionError::NotConfirmed
             | RegionError::Lock(_) => EXIT_REFUSED,
             RegionError::StepFailed { .. } | RegionError::Crashed(_) => EXIT_INTERRUPTED,
-            RegionError::Provider(ProviderError::NotSetUp { .. }) => EXIT_INVALID,
+            RegionError::Provider(ProviderError::NotSetUp { .. })
+            | RegionError::Provider(ProviderError::Unsupported { .. }) => EXIT_INVALID,
             RegionError::Provider(_) | RegionError::Journal(_) => EXIT_FAILED,
         }
     }
