@@ -306,7 +306,7 @@ impl Deployer for LocalProvider {
         if let Some(v) = version {
             if !pm_api::valid_version_label(v) {
                 return Err(bad(format!(
-                    "--version `{v}`: 1–64 letters, digits, `.`, `+`, `-` or `_`"
+                    "--label `{v}`: 1–64 letters, digits, `.`, `+`, `-` or `_`"
                 )));
             }
         }
@@ -341,7 +341,7 @@ impl Deployer for LocalProvider {
                 tokio::task::spawn_blocking(move || artifact::binary_version(&p2))
                     .await
                     .map_err(|e| ProviderError::fatal("release", "reading its version", e))?
-                    .map_err(|e| bad(format!("{e}; or pass --version")))?
+                    .map_err(|e| bad(format!("{e}; or pass --label")))?
             }
         };
         Ok(ReleaseSpec {
