@@ -93,7 +93,10 @@ fn normalise(sql: &str) -> String {
 /// The statements of `sql` that drop or rename a column or table, or change a column's
 /// type (empty when the migration is compatible, or marked as a contract step).
 pub fn breaking_changes(sql: &str) -> Vec<String> {
-    if sql.lines().any(|l| l.trim_start().starts_with(CONTRACT_MARKER)) {
+    if sql
+        .lines()
+        .any(|l| l.trim_start().starts_with(CONTRACT_MARKER))
+    {
         return vec![];
     }
     let mut out = Vec::new();
@@ -114,8 +117,11 @@ pub fn breaking_changes(sql: &str) -> Vec<String> {
             && (has(" TYPE ") || has(" SET DATA TYPE "))
         {
             Some("changes a column's type")
-        } else if s.starts_with("ALTER TABLE") && has(" DROP ") && !has(" DROP CONSTRAINT ")
-            && !has(" DROP DEFAULT") && !has(" DROP NOT NULL")
+        } else if s.starts_with("ALTER TABLE")
+            && has(" DROP ")
+            && !has(" DROP CONSTRAINT ")
+            && !has(" DROP DEFAULT")
+            && !has(" DROP NOT NULL")
         {
             // `ALTER TABLE t DROP c` (COLUMN is optional).
             Some("drops a column")
@@ -131,11 +137,10 @@ pub fn breaking_changes(sql: &str) -> Vec<String> {
 
 /// The embedded migrations the database has not applied, each checked.
 pub async fn pending(pool: &sqlx::PgPool) -> Result<Vec<Pending>, MigrateError> {
-    let table: Option<String> =
-        sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
-            .fetch_one(pool)
-            .await
-            .map_err(MigrateError::Read)?;
+    let table: Option<String> = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
+        .fetch_one(pool)
+        .await
+        .map_err(MigrateError::Read)?;
     let applied: Vec<i64> = if table.is_some() {
         sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
             .fetch_all(pool)
@@ -174,7 +179,10 @@ pub async fn run(pool: &sqlx::PgPool, check_only: bool) -> Result<MigrateReport,
             applied: false,
         });
     }
-    crate::MIGRATOR.run(pool).await.map_err(MigrateError::Apply)?;
+    crate::MIGRATOR
+        .run(pool)
+        .await
+        .map_err(MigrateError::Apply)?;
     Ok(MigrateReport {
         pending,
         applied: true,

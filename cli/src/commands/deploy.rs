@@ -106,7 +106,9 @@ fn parse_arch(s: &str) -> Result<Arch, String> {
     match s {
         "x86_64" | "x86-64" | "amd64" => Ok(Arch::X86_64),
         "arm64" | "aarch64" => Ok(Arch::Arm64),
-        _ => Err(format!("`{s}` is not a Lambda architecture (x86_64 or arm64)")),
+        _ => Err(format!(
+            "`{s}` is not a Lambda architecture (x86_64 or arm64)"
+        )),
     }
 }
 
@@ -358,7 +360,14 @@ fn history(g: &Global) -> CliResult {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
     t.set_header([
-        "operation", "kind", "from → to", "regions", "started", "steps", "result", "how it ended",
+        "operation",
+        "kind",
+        "from → to",
+        "regions",
+        "started",
+        "steps",
+        "result",
+        "how it ended",
     ]);
     for r in &rows {
         t.add_row([

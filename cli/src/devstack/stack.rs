@@ -593,8 +593,14 @@ impl Stack {
             return Ok(false);
         }
         let release = super::release::Releases::load(&self.root)?.current(region);
-        super::release::spawn_api(self, region, super::release::Slot::Main, release.as_ref(), shell)
-            .await?;
+        super::release::spawn_api(
+            self,
+            region,
+            super::release::Slot::Main,
+            release.as_ref(),
+            shell,
+        )
+        .await?;
         Ok(true)
     }
 
@@ -970,6 +976,11 @@ pub async fn down(root: &Path, keep_data: bool, shell: &Shell) -> Result<DownRep
         report.stopped.push("autopilot".into());
     }
     for r in REGIONS {
+        if let Some(pid) = super::release::pid(&stack, r, super::release::Slot::Canary) {
+            shell.status("Stopping", format!("canary API {r} (pid {pid})"));
+            process::stop(pid, grace);
+            report.stopped.push(format!("canary-{r}"));
+        }
         if let Some(pid) = stack.api_pid(r) {
             shell.status("Stopping", format!("API {r} (pid {pid})"));
             process::stop(pid, grace);

@@ -175,7 +175,9 @@ impl FrontDoor {
             Target::Canary(u) if *u == c.spec.upstream => {
                 c.requests += 1;
                 c.errors_5xx += u64::from(is_5xx);
-                let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).max(1);
+                let us = u64::try_from(latency.as_micros())
+                    .unwrap_or(u64::MAX)
+                    .max(1);
                 if c.latency_us.record(us).is_err() {
                     c.latency_us.saturating_record(us);
                 }
@@ -232,11 +234,20 @@ mod tests {
             assert_eq!(picks.iter().filter(|p| **p).count(), w as usize, "{w}%");
             if w == 10 {
                 // One in every ten, not ten in a row.
-                assert!(picks.chunks(10).all(|c| c.iter().filter(|p| **p).count() == 1));
+                assert!(picks
+                    .chunks(10)
+                    .all(|c| c.iter().filter(|p| **p).count() == 1));
             }
         }
-        assert!(matches!(fd.pick_target(1), Target::Stable), "west has no canary");
-        assert_eq!(fd.health_upstream(0), "http://127.0.0.1:9100", "100 %: checks follow");
+        assert!(
+            matches!(fd.pick_target(1), Target::Stable),
+            "west has no canary"
+        );
+        assert_eq!(
+            fd.health_upstream(0),
+            "http://127.0.0.1:9100",
+            "100 %: checks follow"
+        );
         fd.clear_canary("east").unwrap();
         assert!(matches!(fd.pick_target(0), Target::Stable));
         assert_eq!(fd.health_upstream(0), "http://127.0.0.1:9001");
@@ -259,11 +270,24 @@ mod tests {
         assert_eq!((s.requests, s.errors_5xx, s.stable_requests), (2, 1, 1));
         assert!(s.latency_ms.unwrap().max >= 6.9);
         fd.set_canary("east", spec(10)).unwrap();
-        assert_eq!(fd.canaries()[0].requests, 0, "a new weight starts a new window");
-        assert!(fd.set_canary("east", spec(101)).unwrap_err().contains("more than 100"));
-        assert!(fd.set_canary("north", spec(10)).unwrap_err().contains("unknown region"));
+        assert_eq!(
+            fd.canaries()[0].requests,
+            0,
+            "a new weight starts a new window"
+        );
+        assert!(fd
+            .set_canary("east", spec(101))
+            .unwrap_err()
+            .contains("more than 100"));
+        assert!(fd
+            .set_canary("north", spec(10))
+            .unwrap_err()
+            .contains("unknown region"));
         let mut bad = spec(10);
         bad.upstream = "https://x".into();
-        assert!(fd.set_canary("east", bad).unwrap_err().contains("invalid canary upstream"));
+        assert!(fd
+            .set_canary("east", bad)
+            .unwrap_err()
+            .contains("invalid canary upstream"));
     }
 }

@@ -30,9 +30,8 @@ mod server;
 mod state;
 
 pub use super::frontdoor::{
-    CanarySnapshot, CanarySpec,
-    FrontDoorConfig, HealthCheckConfig, HealthSnapshot, LatencySummary, MetricsCounts,
-    MetricsSnapshot, RecordSnapshot, RegionMetricsSnapshot, RegionRecord, Role,
+    CanarySnapshot, CanarySpec, FrontDoorConfig, HealthCheckConfig, HealthSnapshot, LatencySummary,
+    MetricsCounts, MetricsSnapshot, RecordSnapshot, RegionMetricsSnapshot, RegionRecord, Role,
 };
 pub use super::link::{LinkConfig, LinkMode, LinkSnapshot};
 pub use client::{AdminClient, AdminError};

@@ -16,7 +16,9 @@ pub enum BuildError {
         installed: String,
         host: Arch,
     },
-    #[error("{path} is built for {found}, but the environment deploys {want}: refusing to package it")]
+    #[error(
+        "{path} is built for {found}, but the environment deploys {want}: refusing to package it"
+    )]
     WrongArchitecture {
         path: PathBuf,
         found: String,
@@ -164,7 +166,11 @@ fn cargo_build(o: &BuildOptions, shell: &crate::shell::Shell) -> Result<PathBuf,
             status: status.to_string(),
         });
     }
-    let profile_dir = if o.profile == "dev" { "debug" } else { &o.profile };
+    let profile_dir = if o.profile == "dev" {
+        "debug"
+    } else {
+        &o.profile
+    };
     Ok(dir.join(profile_dir).join("lambda"))
 }
 
@@ -225,7 +231,9 @@ pub fn build(o: &BuildOptions, shell: &crate::shell::Shell) -> Result<Artifact, 
     .map_err(io("zipping bootstrap"))?;
     std::fs::create_dir_all(&o.out_dir).map_err(io(format!("creating {}", o.out_dir.display())))?;
     let zip = o.out_dir.join(format!("pm-api-{version}-{}.zip", o.arch));
-    let tmp = o.out_dir.join(format!(".pm-api-{}.zip.tmp", std::process::id()));
+    let tmp = o
+        .out_dir
+        .join(format!(".pm-api-{}.zip.tmp", std::process::id()));
     std::fs::write(&tmp, &bytes)
         .and_then(|_| std::fs::rename(&tmp, &zip))
         .map_err(io(format!("writing {}", zip.display())))?;

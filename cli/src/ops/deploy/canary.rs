@@ -39,7 +39,10 @@ pub fn parse(spec: &str) -> Result<Vec<CanaryStep>, String> {
                 format!("canary step {n} `{part}`: the share must be a whole number from 1% to 99% (100% is the promotion itself)")
             })?;
         let window = humantime::parse_duration(win.trim()).map_err(|e| {
-            format!("canary step {n} `{part}`: `{}` is not a duration ({e}); use e.g. `30s` or `5m`", win.trim())
+            format!(
+                "canary step {n} `{part}`: `{}` is not a duration ({e}); use e.g. `30s` or `5m`",
+                win.trim()
+            )
         })?;
         if window < Duration::from_secs(1) {
             return Err(format!(
@@ -86,8 +89,14 @@ mod tests {
         assert_eq!(
             s,
             vec![
-                CanaryStep { percent: 10, window: Duration::from_secs(300) },
-                CanaryStep { percent: 50, window: Duration::from_secs(30) },
+                CanaryStep {
+                    percent: 10,
+                    window: Duration::from_secs(300)
+                },
+                CanaryStep {
+                    percent: 50,
+                    window: Duration::from_secs(30)
+                },
             ]
         );
         assert_eq!(render(&s), "10%:5m,50%:30s");

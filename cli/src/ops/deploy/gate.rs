@@ -31,11 +31,17 @@ pub fn judge(v: &CanaryView, percent: u8, g: &GateSpec) -> Option<Fired> {
     if v.weight != percent {
         return fire(
             "canary-missing",
-            format!("the canary has {}% of the traffic, not {percent}%", v.weight),
+            format!(
+                "the canary has {}% of the traffic, not {percent}%",
+                v.weight
+            ),
         );
     }
     if let Some((false, _)) = v.ready {
-        return fire("canary-ready", "the canary's /ready does not answer 200".into());
+        return fire(
+            "canary-ready",
+            "the canary's /ready does not answer 200".into(),
+        );
     }
     if let Some(a) = v.alarms.first() {
         return fire("alarm", format!("alarm {a} is in ALARM"));
@@ -132,7 +138,9 @@ pub async fn watch(
             }));
         }
         if start.elapsed() >= window {
-            return Ok(json!({"gate": "passed", "region": region, "percent": percent, "figures": figures}));
+            return Ok(
+                json!({"gate": "passed", "region": region, "percent": percent, "figures": figures}),
+            );
         }
         if last_note.elapsed() >= Duration::from_secs(5) {
             last_note = Instant::now();
@@ -194,14 +202,25 @@ mod tests {
     #[test]
     fn a_healthy_canary_passes() {
         assert_eq!(judge(&v(500, 0, 20.0), 10, &g()), None);
-        assert_eq!(judge(&v(1000, 10, 20.0), 10, &g()), None, "exactly at the limit");
+        assert_eq!(
+            judge(&v(1000, 10, 20.0), 10, &g()),
+            None,
+            "exactly at the limit"
+        );
     }
 
     #[test]
     fn each_rule_fires_by_name() {
         assert_eq!(judge(&v(20, 1, 20.0), 10, &g()).unwrap().rule, "canary-5xx");
-        assert_eq!(judge(&v(5, 5, 20.0), 10, &g()), None, "too few requests yet");
-        assert_eq!(judge(&v(20, 0, 1500.0), 10, &g()).unwrap().rule, "canary-p99");
+        assert_eq!(
+            judge(&v(5, 5, 20.0), 10, &g()),
+            None,
+            "too few requests yet"
+        );
+        assert_eq!(
+            judge(&v(20, 0, 1500.0), 10, &g()).unwrap().rule,
+            "canary-p99"
+        );
         let mut x = v(0, 0, 0.0);
         x.present = false;
         assert_eq!(judge(&x, 10, &g()).unwrap().rule, "canary-missing");

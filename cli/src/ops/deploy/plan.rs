@@ -47,7 +47,9 @@ fn facts_text(t: &Topology) -> Vec<String> {
             "{}: database {}, runs {}",
             r.name,
             r.db_role,
-            r.api_version.as_deref().unwrap_or("unknown (API not answering)")
+            r.api_version
+                .as_deref()
+                .unwrap_or("unknown (API not answering)")
         ));
     }
     out
@@ -190,7 +192,11 @@ pub fn deploy_plan(p: &dyn Provider, f: &Facts, req: &Request) -> Result<Plan, R
 
 /// `pmctl rollback [--region R]`: each region back to its previous release (the writer
 /// first: it serves), promoted at once (no canary steps), the old version drained.
-pub fn rollback_plan(p: &dyn Provider, f: &Facts, region: Option<&str>) -> Result<Plan, RegionError> {
+pub fn rollback_plan(
+    p: &dyn Provider,
+    f: &Facts,
+    region: Option<&str>,
+) -> Result<Plan, RegionError> {
     let t = &f.topology;
     let (writer, standby) = roles(p, t)?;
     let wanted: Vec<String> = match region {

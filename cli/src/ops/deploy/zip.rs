@@ -97,13 +97,29 @@ mod tests {
     #[test]
     fn same_input_same_bytes_whatever_the_order() {
         let a = write(&mut [
-            Entry { name: "b", mode: 0o644, data: b"two" },
-            Entry { name: "bootstrap", mode: 0o755, data: &[7u8; 5000] },
+            Entry {
+                name: "b",
+                mode: 0o644,
+                data: b"two",
+            },
+            Entry {
+                name: "bootstrap",
+                mode: 0o755,
+                data: &[7u8; 5000],
+            },
         ])
         .unwrap();
         let b = write(&mut [
-            Entry { name: "bootstrap", mode: 0o755, data: &[7u8; 5000] },
-            Entry { name: "b", mode: 0o644, data: b"two" },
+            Entry {
+                name: "bootstrap",
+                mode: 0o755,
+                data: &[7u8; 5000],
+            },
+            Entry {
+                name: "b",
+                mode: 0o644,
+                data: b"two",
+            },
         ])
         .unwrap();
         assert_eq!(a, b);
@@ -123,7 +139,12 @@ mod tests {
         let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
         std::fs::write(
             &zip,
-            write(&mut [Entry { name: "bootstrap", mode: 0o755, data: &data }]).unwrap(),
+            write(&mut [Entry {
+                name: "bootstrap",
+                mode: 0o755,
+                data: &data,
+            }])
+            .unwrap(),
         )
         .unwrap();
         let st = std::process::Command::new("unzip")
@@ -137,6 +158,9 @@ mod tests {
         let f = dir.path().join("bootstrap");
         assert_eq!(std::fs::read(&f).unwrap(), data);
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o755);
+        assert_eq!(
+            std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
     }
 }

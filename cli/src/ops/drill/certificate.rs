@@ -86,7 +86,10 @@ mod tests {
         record(dir.path(), &cert(true, "2", "1")).unwrap();
         let certs = load(dir.path());
         assert_eq!(certs.len(), 2);
-        assert!(certifying(&certs, "2").is_none(), "failed, or 2 ran in the writer only");
+        assert!(
+            certifying(&certs, "2").is_none(),
+            "failed, or 2 ran in the writer only"
+        );
         record(dir.path(), &cert(true, "1", "2")).unwrap();
         assert!(certifying(&load(dir.path()), "2").is_some());
     }

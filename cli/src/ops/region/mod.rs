@@ -11,8 +11,8 @@ mod execute;
 mod plan;
 mod preflight;
 
-pub use execute::{ExecReport, StepReport};
 pub(crate) use execute::execute as execute_plan;
+pub use execute::{ExecReport, StepReport};
 pub use plan::plan;
 pub use preflight::{preflight, Preflight, Refusal};
 

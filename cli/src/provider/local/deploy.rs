@@ -68,11 +68,7 @@ impl LocalProvider {
                 secs: 120,
             })?
             .map_err(|e| {
-                ProviderError::fatal(
-                    "release",
-                    format!("running {} migrate", prog.display()),
-                    e,
-                )
+                ProviderError::fatal("release", format!("running {} migrate", prog.display()), e)
             })?;
         Ok((
             out.status.code().unwrap_or(-1),
@@ -95,7 +91,12 @@ impl LocalProvider {
     }
 
     /// Waits until the API at `url` is ready and reports `version`.
-    async fn wait_version(&self, url: &str, version: &str, what: &str) -> Result<(), ProviderError> {
+    async fn wait_version(
+        &self,
+        url: &str,
+        version: &str,
+        what: &str,
+    ) -> Result<(), ProviderError> {
         let start = Instant::now();
         let mut last = None;
         while start.elapsed() < Duration::from_secs(30) {
@@ -113,9 +114,10 @@ impl LocalProvider {
     async fn drain(&self, st: &Stack, region: &str, slot: Slot) -> process_outcome::Outcome {
         let st = st.clone();
         let region = region.to_string();
-        let r = tokio::task::spawn_blocking(move || release::drain(&st, &region, slot, DRAIN_GRACE))
-            .await
-            .unwrap_or(crate::devstack::process::Stopped::NotRunning);
+        let r =
+            tokio::task::spawn_blocking(move || release::drain(&st, &region, slot, DRAIN_GRACE))
+                .await
+                .unwrap_or(crate::devstack::process::Stopped::NotRunning);
         process_outcome::name(r)
     }
 
@@ -187,8 +189,7 @@ impl LocalProvider {
         self.check(region)?;
         let main = st.api_url(region);
         let canary_up = release::pid(st, region, Slot::Canary).is_some();
-        let main_runs_it =
-            self.ready(&main).await == Some((true, Some(rel.version.clone())));
+        let main_runs_it = self.ready(&main).await == Some((true, Some(rel.version.clone())));
         let t0 = Instant::now();
         let mut drained_old = "not-running";
         if !(main_runs_it && !canary_up) {
@@ -210,7 +211,9 @@ impl LocalProvider {
                     &crate::shell::Shell::silent(),
                 )
                 .await
-                .map_err(|e| ProviderError::action(format!("API {region}"), "starting the new release", e))?;
+                .map_err(|e| {
+                    ProviderError::action(format!("API {region}"), "starting the new release", e)
+                })?;
             }
             self.wait_version(&main, &rel.version, &format!("API {region}"))
                 .await?;
@@ -383,11 +386,10 @@ impl Deployer for LocalProvider {
 
     async fn observe_canary(&self, region: &str) -> Result<CanaryView, ProviderError> {
         let st = self.stack()?;
-        let state = st
-            .admin()
-            .state()
-            .await
-            .map_err(|e| ProviderError::action("front door", "reading the canary's counts", e))?;
+        let state =
+            st.admin().state().await.map_err(|e| {
+                ProviderError::action("front door", "reading the canary's counts", e)
+            })?;
         let ready = self.ready(&release::url(&st, region, Slot::Canary)).await;
         Ok(match state.canaries.iter().find(|c| c.region == region) {
             Some(c) => CanaryView {
