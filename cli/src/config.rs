@@ -305,8 +305,9 @@ pub struct LocalEnv {
     pub thresholds: Thresholds,
     #[serde(default)]
     pub autopilot: AutopilotSettings,
+    /// Boxed: it is the largest part and environments are passed around by value.
     #[serde(default)]
-    pub deploy: DeploySettings,
+    pub deploy: Box<DeploySettings>,
 }
 
 /// The AWS environment: names come from `terraform output -json pmctl_environment`.

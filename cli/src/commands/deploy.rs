@@ -114,7 +114,7 @@ fn parse_arch(s: &str) -> Result<Arch, String> {
 
 fn settings(g: &Global) -> Result<DeploySettings, CliError> {
     Ok(match g.environment()?.kind {
-        EnvKind::Local { env, .. } => env.deploy,
+        EnvKind::Local { env, .. } => *env.deploy,
         EnvKind::Aws(a) => a
             .settings
             .get("deploy")
@@ -186,9 +186,15 @@ fn operate(g: &Global, what: What, f: &OpFlags, name: &str) -> CliResult {
         .block_on(deploy::run(
             p.as_ref(),
             what,
-            f.dry_run,
-            f.plan_hash.clone(),
-            f.resume,
+            if f.resume {
+                deploy::Mode::Resume
+            } else if f.dry_run {
+                deploy::Mode::DryRun
+            } else {
+                deploy::Mode::Run {
+                    plan_hash: f.plan_hash.clone(),
+                }
+            },
             &opts,
             &shell,
             &mut confirm,

@@ -160,25 +160,35 @@ fn check(p: &dyn Provider, f: &Facts, plan: &Plan, what: &What, force: bool) -> 
     preflight::preflight(p, f, plan, req, force)
 }
 
-/// Plans (`dry_run`) or runs a deploy / rollback; `resume` continues an interrupted one.
+/// Plan only, run (refusing unless the plan hashes to `plan_hash`), or continue.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    DryRun,
+    Run { plan_hash: Option<String> },
+    Resume,
+}
+
+/// Plans or runs a deploy / rollback, or continues an interrupted one.
 pub async fn run(
     p: &dyn Provider,
     what: What,
-    dry_run: bool,
-    plan_hash: Option<String>,
-    resume: bool,
+    mode: Mode,
     opts: &Options,
     shell: &Shell,
     confirm: Confirm<'_>,
 ) -> Result<Outcome, RegionError> {
     let op = what.op();
-    if resume {
+    let plan_hash = match mode.clone() {
+        Mode::Run { plan_hash } => plan_hash,
+        Mode::DryRun | Mode::Resume => None,
+    };
+    if matches!(mode, Mode::Resume) {
         return match region::run(p, region::Request::Resume { op }, opts, shell, confirm).await? {
             region::Outcome::Executed(r) => Ok(Outcome::Executed(report(p, r).await)),
             region::Outcome::Planned(_) => unreachable!("resume executes"),
         };
     }
-    if dry_run {
+    if matches!(mode, Mode::DryRun) {
         let (_, warnings) = journal::load(p.store()).await?;
         for w in warnings {
             shell.warn(w);

@@ -192,7 +192,7 @@ impl LocalProvider {
         let main_runs_it = self.ready(&main).await == Some((true, Some(rel.version.clone())));
         let t0 = Instant::now();
         let mut drained_old = "not-running";
-        if !(main_runs_it && !canary_up) {
+        if !main_runs_it || canary_up {
             if !canary_up {
                 // Resumed after the canary died: start it again before touching the API.
                 self.start_canary(st, region, rel).await?;
