@@ -22,7 +22,7 @@
 //! notify_command = "logger -t pmctl"        # optional; decision JSON on stdin
 //! notify_webhook = "http://127.0.0.1:9000/"  # optional
 //! [environments.local.deploy]      # pmctl deploy (README "Deploy")
-//! architecture = "x86_64"      # or "arm64": what `deploy build` packages
+//! architecture = "arm64"       # or "x86_64": what `deploy build` packages
 //! canary = "10%:30s,50%:30s"   # default --canary steps
 //! gate_max_5xx_ratio = 0.01    # the canary's 5xx share over a step that rolls it back
 //! gate_max_p99_ms = 1000       # the canary's p99 over a step that rolls it back
@@ -222,9 +222,10 @@ impl AutopilotSettings {
 /// A Lambda architecture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum Arch {
-    #[default]
     #[serde(rename = "x86_64")]
     X86_64,
+    /// What `infra/modules/api` deploys (Graviton).
+    #[default]
     #[serde(rename = "arm64")]
     Arm64,
 }
@@ -266,7 +267,7 @@ pub struct DeploySettings {
 impl Default for DeploySettings {
     fn default() -> Self {
         DeploySettings {
-            architecture: Arch::X86_64,
+            architecture: Arch::Arm64,
             canary: "10%:30s,50%:30s".into(),
             gate_max_5xx_ratio: 0.01,
             gate_max_p99_ms: 1000.0,
