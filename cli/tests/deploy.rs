@@ -107,7 +107,9 @@ fn deploy_build_is_reproducible_and_checks_the_architecture() {
             .to_string();
     let build = |out: &str| {
         let o = Command::new(pmctl_bin())
-            .args(["deploy", "build", "--arch", "x86_64", "-o", "json", "--binary"])
+            .args([
+                "deploy", "build", "--arch", "x86_64", "-o", "json", "--binary",
+            ])
             .arg(&bin)
             .arg("--out-dir")
             .arg(dir.path().join(out))
