@@ -7,6 +7,7 @@ pub mod domain;
 pub mod error;
 pub mod extract;
 pub mod lambda;
+pub mod migrate;
 pub mod routes;
 pub mod server;
 pub mod service;
@@ -24,6 +25,29 @@ use axum::Router;
 use std::time::{Duration, Instant};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The environment variable a deployer labels a release with (see [`version`]).
+pub const VERSION_ENV: &str = "PM_API_VERSION";
+
+/// The version this process reports (`/health`, `/ready`, logs): the release label its
+/// deployer gave it in `PM_API_VERSION` (`pmctl deploy` labels each release it starts),
+/// else the crate version it was built as. A label that is not 1–64 characters of
+/// letters, digits, `.`, `+`, `-`, `_` is ignored.
+pub fn version() -> &'static str {
+    static V: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    V.get_or_init(|| match std::env::var(VERSION_ENV) {
+        Ok(v) if valid_version_label(&v) => v,
+        _ => VERSION.to_string(),
+    })
+}
+
+/// A release label pmctl and the API accept.
+pub fn valid_version_label(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 64
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-' | '_'))
+}
 
 /// Embedded migrations, applied by `pm-api migrate` or `serve --migrate`.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

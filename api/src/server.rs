@@ -64,8 +64,7 @@ pub async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         if read_only {
             tracing::info!("database is read-only (replica or fenced); migrations skipped");
         } else {
-            crate::MIGRATOR
-                .run(&pool)
+            crate::migrate::run(&pool, false)
                 .await
                 .context("applying migrations")?;
         }
@@ -108,7 +107,7 @@ pub async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", a.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, region = %a.region, version = crate::VERSION, "listening");
+    tracing::info!(%addr, region = %a.region, version = crate::version(), "listening");
     #[allow(clippy::print_stdout)]
     {
         println!("pm-api listening on {addr}");

@@ -21,6 +21,12 @@
 //! dry_run = false
 //! notify_command = "logger -t pmctl"        # optional; decision JSON on stdin
 //! notify_webhook = "http://127.0.0.1:9000/"  # optional
+//! [environments.local.deploy]      # pmctl deploy (README "Deploy")
+//! architecture = "arm64"       # or "x86_64": what `deploy build` packages
+//! canary = "10%:30s,50%:30s"   # default --canary steps
+//! gate_max_5xx_ratio = 0.01    # the canary's 5xx share over a step that rolls it back
+//! gate_max_p99_ms = 1000       # the canary's p99 over a step that rolls it back
+//! gate_min_requests = 10       # requests the canary must have served before the ratio counts
 //! [environments.local.thresholds]
 //! max_lag_bytes = 16777216
 //! failover_max_lag_bytes = 0
@@ -213,6 +219,80 @@ impl AutopilotSettings {
     }
 }
 
+/// A Lambda architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Arch {
+    #[serde(rename = "x86_64")]
+    X86_64,
+    /// What `infra/modules/api` deploys (Graviton).
+    #[default]
+    #[serde(rename = "arm64")]
+    Arm64,
+}
+
+impl Arch {
+    /// The Rust target that builds for it (glibc; provided.al2023 has glibc 2.34).
+    pub fn triple(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64-unknown-linux-gnu",
+            Arch::Arm64 => "aarch64-unknown-linux-gnu",
+        }
+    }
+}
+
+impl std::fmt::Display for Arch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Arm64 => "arm64",
+        })
+    }
+}
+
+/// `pmctl deploy`: what it builds and how the canary is judged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeploySettings {
+    pub architecture: Arch,
+    /// The canary steps when `--canary` is not given (`10%:30s,50%:30s`).
+    pub canary: String,
+    /// The canary's share of 5xx answers over a step above which it is rolled back.
+    pub gate_max_5xx_ratio: f64,
+    /// The canary's p99 latency (ms) over a step above which it is rolled back.
+    pub gate_max_p99_ms: f64,
+    /// Requests the canary must have answered before its 5xx share counts.
+    pub gate_min_requests: u64,
+}
+
+impl Default for DeploySettings {
+    fn default() -> Self {
+        DeploySettings {
+            architecture: Arch::Arm64,
+            canary: "10%:30s,50%:30s".into(),
+            gate_max_5xx_ratio: 0.01,
+            gate_max_p99_ms: 1000.0,
+            gate_min_requests: 10,
+        }
+    }
+}
+
+impl DeploySettings {
+    pub fn validate(&self) -> Result<(), String> {
+        let mut bad = Vec::new();
+        if !(0.0..=1.0).contains(&self.gate_max_5xx_ratio) {
+            bad.push("deploy.gate_max_5xx_ratio must be between 0 and 1");
+        }
+        if self.gate_max_p99_ms.is_nan() || self.gate_max_p99_ms <= 0.0 {
+            bad.push("deploy.gate_max_p99_ms must be more than 0");
+        }
+        if bad.is_empty() {
+            Ok(())
+        } else {
+            Err(bad.join("; "))
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct LocalEnv {
@@ -226,6 +306,9 @@ pub struct LocalEnv {
     pub thresholds: Thresholds,
     #[serde(default)]
     pub autopilot: AutopilotSettings,
+    /// Boxed: it is the largest part and environments are passed around by value.
+    #[serde(default)]
+    pub deploy: Box<DeploySettings>,
 }
 
 /// The AWS environment (`kind = "aws"`): what Terraform exported, in the `terraform`
@@ -266,6 +349,10 @@ pub struct AwsEnv {
     /// Each region's API base URL (default `https://<regions[].api_custom_domain>`).
     #[serde(default)]
     pub api_urls: BTreeMap<String, String>,
+    /// `pmctl deploy build`'s architecture and the canary gate (deploying to AWS itself is
+    /// not built yet).
+    #[serde(default)]
+    pub deploy: Box<DeploySettings>,
 }
 
 /// How the health checkers' reports become one verdict per region.
@@ -467,10 +554,14 @@ pub fn resolve(
                 });
             }
             // Every bad setting is named at once, not one per attempt.
-            let bad: Vec<String> = [l.thresholds.validate(), l.autopilot.validate()]
-                .into_iter()
-                .filter_map(Result::err)
-                .collect();
+            let bad: Vec<String> = [
+                l.thresholds.validate(),
+                l.autopilot.validate(),
+                l.deploy.validate(),
+            ]
+            .into_iter()
+            .filter_map(Result::err)
+            .collect();
             if !bad.is_empty() {
                 return Err(ConfigError::Invalid {
                     name: env_name.into(),

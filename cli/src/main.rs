@@ -43,6 +43,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: commands::autopilot::AutopilotCmd,
     },
+    /// Deploy the API to both regions (standby first) with alarm-gated canaries and
+    /// automatic rollback; `deploy build` makes the Lambda artifact, `deploy history`.
+    Deploy(commands::deploy::DeployArgs),
+    /// Return regions to their previous release (journaled).
+    Rollback(commands::deploy::RollbackArgs),
     /// A game day from a YAML runbook: traffic, a real fault, the reaction, RTO/RPO report.
     Drill(commands::drill::DrillArgs),
     /// Open-loop traffic (M-Pesa callbacks, manual payments, reads) against the front door.
@@ -65,6 +70,8 @@ fn main() {
         Cmd::Failback(a) => commands::region::run(&cli.global, OpKind::Failback, a),
         Cmd::History => commands::region::history(&cli.global),
         Cmd::Autopilot { cmd } => commands::autopilot::run(&cli.global, cmd),
+        Cmd::Deploy(a) => commands::deploy::run(&cli.global, a),
+        Cmd::Rollback(a) => commands::deploy::rollback(&cli.global, a),
         Cmd::Drill(a) => commands::drill::run(&cli.global, a),
         Cmd::Load(a) => commands::load::run(&cli.global, a),
         Cmd::Internal { cmd } => commands::internal::run(cmd),

@@ -6,6 +6,15 @@ use pm_api::lambda::{settings_from_env, LambdaApp};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
+    // `bootstrap --version`: the version this build reports in `/ready` (the Lambda
+    // runtime never passes arguments; `pmctl deploy build` asks the artifact it built).
+    if std::env::args().nth(1).as_deref() == Some("--version") {
+        #[allow(clippy::print_stdout)]
+        {
+            println!("{}", pm_api::version());
+        }
+        return Ok(());
+    }
     let settings = match settings_from_env() {
         Ok(s) => s,
         Err(e) => {
@@ -26,7 +35,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     };
     tracing::info!(
         region = %settings.region,
-        version = pm_api::VERSION,
+        version = pm_api::version(),
         "Lambda ready"
     );
     pm_api::lambda::run(app).await

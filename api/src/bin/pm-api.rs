@@ -1,6 +1,5 @@
 //! Local server: `pm-api serve` and `pm-api migrate`.
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 use pm_api::server::ServeArgs;
 
@@ -15,11 +14,9 @@ struct Cli {
 enum Cmd {
     /// Serve the API over HTTP.
     Serve(ServeArgs),
-    /// Apply the database migrations and exit.
-    Migrate {
-        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-        database_url: String,
-    },
+    /// Apply the pending database migrations and exit; refuses (exit 3) a migration that
+    /// would break the running version (drops/renames a column or table).
+    Migrate(pm_api::migrate::MigrateArgs),
 }
 
 #[tokio::main]
@@ -39,15 +36,12 @@ async fn main() {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
-        Cmd::Migrate { database_url } => {
+        Cmd::Migrate(a) => {
             pm_api::telemetry::init(false);
-            let pool = sqlx::PgPool::connect(&database_url)
-                .await
-                .context("connecting to the database")?;
-            pm_api::MIGRATOR
-                .run(&pool)
-                .await
-                .context("applying migrations")?;
+            let code = pm_api::migrate::command(a).await?;
+            if code != 0 {
+                std::process::exit(code);
+            }
             tracing::info!("migrations applied");
             Ok(())
         }

@@ -30,7 +30,7 @@ pub struct Health {
 async fn health() -> Json<Health> {
     Json(Health {
         status: "ok",
-        version: crate::VERSION,
+        version: crate::version(),
     })
 }
 
@@ -77,7 +77,7 @@ async fn ready(State(state): State<AppState>) -> Response {
                 fenced: fenced && !in_recovery,
                 writer_region: topo.as_ref().map(|t| t.0.clone()),
                 epoch: topo.map(|t| t.1),
-                version: crate::VERSION,
+                version: crate::version(),
                 error: None,
             })
             .into_response()
@@ -95,7 +95,7 @@ async fn ready(State(state): State<AppState>) -> Response {
                     fenced: false,
                     writer_region: None,
                     epoch: None,
-                    version: crate::VERSION,
+                    version: crate::version(),
                     error: Some("database unreachable"),
                 }),
             )

@@ -24,6 +24,8 @@ pub enum InternalCmd {
 #[derive(Subcommand)]
 pub enum ApiCmd {
     Serve(pm_api::server::ServeArgs),
+    /// Same as `pm-api migrate` (the deploy's migrate step runs the artifact's).
+    Migrate(pm_api::migrate::MigrateArgs),
 }
 
 pub fn run(cmd: InternalCmd) -> CliResult {
@@ -48,6 +50,9 @@ pub fn run(cmd: InternalCmd) -> CliResult {
         InternalCmd::Api {
             cmd: ApiCmd::Serve(args),
         } => rt.block_on(pm_api::server::serve(args))?,
+        InternalCmd::Api {
+            cmd: ApiCmd::Migrate(args),
+        } => return Ok(rt.block_on(pm_api::migrate::command(args))?),
     }
     Ok(0)
 }

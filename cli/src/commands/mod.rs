@@ -1,6 +1,7 @@
 //! One module per subcommand: parse → call `ops`/library → render. Thin.
 
 pub mod autopilot;
+pub mod deploy;
 pub mod dev;
 pub mod drill;
 pub mod env;

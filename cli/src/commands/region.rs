@@ -8,7 +8,7 @@ use crate::ops::region::{self, Options, Outcome, RegionError, Request};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use std::io::{BufRead, IsTerminal, Write};
 
-fn plan_hash(s: &str) -> Result<String, String> {
+pub(super) fn plan_hash(s: &str) -> Result<String, String> {
     if s.len() == HASH_LEN && s.chars().all(|c| c.is_ascii_hexdigit()) {
         Ok(s.to_ascii_lowercase())
     } else {
@@ -140,7 +140,7 @@ fn rerun(g: &Global, op: OpKind, a: &OpArgs, hash: &str) -> String {
     s
 }
 
-fn ask(yes: bool) -> bool {
+pub(super) fn ask(yes: bool) -> bool {
     if yes {
         return true;
     }

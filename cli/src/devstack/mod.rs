@@ -7,6 +7,7 @@ pub mod link;
 pub mod net;
 pub mod process;
 pub mod rebuild;
+pub mod release;
 pub mod repair;
 pub mod stack;
 pub mod status;

@@ -13,7 +13,7 @@
 //! net.json, net-state.json   the front door/links process config and persisted state
 //! ```
 
-use super::keys::{DevKeys, DEV_CLIENT_ID, DEV_ISSUER};
+use super::keys::DevKeys;
 use super::net::{
     AdminClient, FrontDoorConfig, HealthCheckConfig, LinkConfig, NetConfig, RegionRecord,
 };
@@ -110,7 +110,7 @@ fn incomplete_message(started: &[String], failures: &[super::repair::ComponentFa
     text
 }
 
-fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> StackError {
+pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> StackError {
     let what = what.into();
     move |source| StackError::Io { what, source }
 }
@@ -140,6 +140,12 @@ pub struct Ports {
     pub witness_to_east: u16,
     #[serde(default)]
     pub witness_to_west: u16,
+    /// Where a deploy starts each region's canary API (0: none, a stack created before
+    /// deploys).
+    #[serde(default)]
+    pub canary_east: u16,
+    #[serde(default)]
+    pub canary_west: u16,
 }
 
 impl Default for Ports {
@@ -155,6 +161,8 @@ impl Default for Ports {
             link_to_west: 5444,
             witness_to_east: 5445,
             witness_to_west: 5446,
+            canary_east: 8083,
+            canary_west: 8084,
         }
     }
 }
@@ -176,6 +184,8 @@ impl Ports {
             link_to_west: base + 14,
             witness_to_east: base + 15,
             witness_to_west: base + 16,
+            canary_east: base + 3,
+            canary_west: base + 4,
         })
     }
 
@@ -191,6 +201,8 @@ impl Ports {
             (self.link_to_west, "link to west"),
             (self.witness_to_east, "witness link to east"),
             (self.witness_to_west, "witness link to west"),
+            (self.canary_east, "canary API east"),
+            (self.canary_west, "canary API west"),
         ]
         .into_iter()
         .filter(|(p, _)| *p != 0)
@@ -211,6 +223,15 @@ impl Ports {
             self.api_east
         } else {
             self.api_west
+        }
+    }
+
+    /// The port of `region`'s canary API during a deploy (0: none).
+    pub fn canary(&self, region: &str) -> u16 {
+        if region == "east" {
+            self.canary_east
+        } else {
+            self.canary_west
         }
     }
 
@@ -565,66 +586,19 @@ impl Stack {
         Ok(true)
     }
 
-    /// Starts a region's API process if it is not running.
+    /// Starts a region's API process if it is not running: the release the last deploy
+    /// left in the region (`releases.json`), else the built-in server.
     pub async fn ensure_api(&self, region: &str, shell: &Shell) -> Result<bool, StackError> {
         if self.api_pid(region).is_some() {
             return Ok(false);
         }
-        let keys = self.keys();
-        let (program, mut args) = api_program()?;
-        let port = self.spec().ports.api(region);
-        args.extend(
-            [
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--region",
-                region,
-                "--jwks",
-                &keys.jwks_file.display().to_string(),
-                "--jwt-issuer",
-                DEV_ISSUER,
-                "--jwt-client-id",
-                DEV_CLIENT_ID,
-                "--trusted-proxies",
-                "127.0.0.0/8",
-                "--db-pool",
-                "16",
-            ]
-            .map(String::from),
-        );
-        shell.status("Starting", format!("API {region} on :{port}"));
-        let log = self.log(&format!("api-{region}"));
-        // The URL holds the password: through the environment (readable by the owner
-        // only, /proc/PID/environ), never argv (world-readable in `ps`).
-        let db_url = self.db_url(region);
-        process::spawn_detached(
-            &program,
-            &args,
-            &[("DATABASE_URL", db_url.as_str())],
-            &log,
-            &self.pid_file(&format!("api-{region}")),
-        )
-        .map_err(io(format!("starting API {region}")))?;
-        let url = format!("{}/health", self.api_url(region));
-        let http = reqwest::Client::new();
-        wait_until(
-            &format!("API {region}"),
-            Duration::from_secs(30),
-            &log,
-            || {
-                let http = http.clone();
-                let url = url.clone();
-                async move {
-                    http.get(&url)
-                        .timeout(Duration::from_secs(1))
-                        .send()
-                        .await
-                        .and_then(|r| r.error_for_status())
-                        .map(|_| ())
-                        .map_err(|e| e.to_string())
-                }
-            },
+        let release = super::release::Releases::load(&self.root)?.current(region);
+        super::release::spawn_api(
+            self,
+            region,
+            super::release::Slot::Main,
+            release.as_ref(),
+            shell,
         )
         .await?;
         Ok(true)
@@ -684,7 +658,7 @@ impl Stack {
 /// The API server program: pmctl itself (`pmctl internal api serve …` runs the same server
 /// code as `pm-api serve`, so the API always matches this pmctl's version), or the binary
 /// named by `PMCTL_PM_API` (e.g. a separately built `pm-api`).
-fn api_program() -> Result<(PathBuf, Vec<String>), StackError> {
+pub(crate) fn api_program() -> Result<(PathBuf, Vec<String>), StackError> {
     if let Ok(p) = std::env::var("PMCTL_PM_API") {
         return Ok((PathBuf::from(p), vec![]));
     }
@@ -692,7 +666,7 @@ fn api_program() -> Result<(PathBuf, Vec<String>), StackError> {
     Ok((exe, vec!["internal".into(), "api".into()]))
 }
 
-async fn wait_until<F, Fut>(
+pub(crate) async fn wait_until<F, Fut>(
     component: &str,
     timeout: Duration,
     log: &Path,
@@ -980,6 +954,11 @@ pub async fn down(root: &Path, keep_data: bool, shell: &Shell) -> Result<DownRep
         report.stopped.push("autopilot".into());
     }
     for r in REGIONS {
+        if let Some(pid) = super::release::pid(&stack, r, super::release::Slot::Canary) {
+            shell.status("Stopping", format!("canary API {r} (pid {pid})"));
+            process::stop(pid, grace);
+            report.stopped.push(format!("canary-{r}"));
+        }
         if let Some(pid) = stack.api_pid(r) {
             shell.status("Stopping", format!("API {r} (pid {pid})"));
             process::stop(pid, grace);

@@ -2,6 +2,7 @@
 //! rendering to `commands/`.
 
 pub mod autopilot;
+pub mod deploy;
 pub mod drill;
 pub mod load;
 pub mod plan;

@@ -13,6 +13,10 @@ pub enum OpKind {
     Switchover,
     Failover,
     Failback,
+    /// A new API release to the regions (`pmctl deploy`).
+    Deploy,
+    /// Regions back to their previous release (`pmctl rollback`).
+    Rollback,
 }
 
 impl OpKind {
@@ -21,6 +25,8 @@ impl OpKind {
             OpKind::Switchover => "switchover",
             OpKind::Failover => "failover",
             OpKind::Failback => "failback",
+            OpKind::Deploy => "deploy",
+            OpKind::Rollback => "rollback",
         }
     }
 }

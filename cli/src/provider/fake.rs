@@ -116,6 +116,11 @@ fn cap_name(c: &Capability) -> &'static str {
         Capability::Promote { .. } => "promote",
         Capability::RebuildAsReplica { .. } => "rebuild-as-replica",
         Capability::VerifyWrite { .. } => "verify-write",
+        Capability::Migrate { .. } => "migrate",
+        Capability::StartCanary { .. } => "start-canary",
+        Capability::ShiftTraffic { .. } => "shift-traffic",
+        Capability::PromoteCanary { .. } => "promote-canary",
+        Capability::AbortCanary { .. } => "abort-canary",
     }
 }
 
@@ -219,6 +224,16 @@ fn apply(w: &mut World, c: &Capability) -> Result<serde_json::Value, ProviderErr
             }
             json!({"write_served_by": region})
         }
+        Capability::PromoteCanary { region, release } => {
+            if let Some(r) = t.regions.iter_mut().find(|r| r.name == *region) {
+                r.api_version = Some(release.version.clone());
+            }
+            json!({"version": release.version})
+        }
+        Capability::Migrate { .. }
+        | Capability::StartCanary { .. }
+        | Capability::ShiftTraffic { .. }
+        | Capability::AbortCanary { .. } => json!({ "fake": name }),
     };
     Ok(out)
 }

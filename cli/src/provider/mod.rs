@@ -16,6 +16,7 @@
 //! engine). Every step is idempotent: re-running one that may have half-happened is safe.
 
 pub mod aws;
+pub mod deploy;
 pub mod error;
 pub mod fake;
 pub mod local;
@@ -24,7 +25,7 @@ pub mod types;
 pub mod vantage;
 
 pub use error::{chain, BoxError, Msg, ProviderError};
-pub use step::{Capability, Step};
+pub use step::{Capability, GateSpec, ReleaseSpec, Step};
 pub use types::*;
 
 use crate::config::{EnvKind, Environment};
@@ -63,6 +64,10 @@ pub trait Provider: Send + Sync {
     ) -> Result<serde_json::Value, ProviderError>;
 
     fn faults(&self) -> &dyn Faults;
+    /// Deploys of the API (`pmctl deploy`); None: this environment cannot be deployed to.
+    fn deployer(&self) -> Option<&dyn deploy::Deployer> {
+        None
+    }
     fn traffic(&self) -> &dyn Traffic;
     fn readback(&self) -> &dyn Readback;
     fn store(&self) -> &dyn StateStore;

@@ -52,6 +52,63 @@ pub enum Capability {
     VerifyWrite {
         region: String,
     },
+
+    // --- deploys (`ops::deploy`) -------------------------------------------------------
+    /// Apply the release's pending migrations on the writer `region`.
+    Migrate {
+        region: String,
+        release: ReleaseSpec,
+    },
+    /// Run `release` beside `region`'s current version, taking no traffic yet.
+    StartCanary {
+        region: String,
+        release: ReleaseSpec,
+    },
+    /// Send `percent` % of `region`'s requests to its canary.
+    ShiftTraffic {
+        region: String,
+        percent: u8,
+    },
+    /// Make the canary `region`'s version (100 %, the old version drained).
+    PromoteCanary {
+        region: String,
+        release: ReleaseSpec,
+    },
+    /// Send everything back to `region`'s current version and stop the canary.
+    AbortCanary {
+        region: String,
+    },
+}
+
+/// A release to deploy, in provider-neutral terms (part of the plan, so of its hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseSpec {
+    /// The version it reports (`/ready`).
+    pub version: String,
+    /// The artifact (local: a server program; AWS: the Lambda zip); None: the built-in one.
+    pub artifact: Option<String>,
+    /// SHA-256 of the artifact.
+    pub sha256: Option<String>,
+}
+
+impl std::fmt::Display for ReleaseSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.version)?;
+        if let Some(s) = &self.sha256 {
+            write!(f, " (sha256 {})", &s[..s.len().min(12)])?;
+        }
+        Ok(())
+    }
+}
+
+/// How the gate judges a canary step (integers, so plans stay hashable and comparable).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateSpec {
+    /// 5xx answers per thousand above which the canary is rolled back.
+    pub max_5xx_per_mille: u32,
+    pub max_p99_ms: u64,
+    /// Requests the canary must have answered before its 5xx share counts.
+    pub min_requests: u64,
 }
 
 /// A plan step. Provider steps are executed by the provider that planned them; `gate` is
@@ -133,6 +190,41 @@ pub enum Step {
         region: String,
     },
 
+    // --- deploys (local stack) ------------------------------------------------------------
+    /// Apply the release's pending migrations on `region`'s database (the writer).
+    RunMigrations {
+        region: String,
+        release: ReleaseSpec,
+    },
+    /// Start `release` as `region`'s canary API process (no traffic yet).
+    StartCanary {
+        region: String,
+        release: ReleaseSpec,
+    },
+    /// The front door sends `percent` % of `region`'s requests to the canary.
+    SetCanaryWeight {
+        region: String,
+        percent: u8,
+    },
+    /// Engine: watch the canary for `window_secs`; roll the region back and stop the
+    /// deploy when the gate fires.
+    WatchCanary {
+        region: String,
+        percent: u8,
+        window_secs: u64,
+        gate: GateSpec,
+    },
+    /// Canary to 100 %, old API drained, `release` restarted on the API port, canary
+    /// drained.
+    PromoteCanary {
+        region: String,
+        release: ReleaseSpec,
+    },
+    /// Canary weight 0, canary process drained.
+    StopCanary {
+        region: String,
+    },
+
     // --- fake (unit tests of the engine) ------------------------------------------------
     Fake {
         capability: Capability,
@@ -161,6 +253,12 @@ impl Step {
             Step::SetApiConcurrency { .. } => "api-concurrency",
             Step::SetFailoverRecords { .. } => "failover-records",
             Step::VerifyRegionalWrite { .. } => "verify-write",
+            Step::RunMigrations { .. } => "migrate",
+            Step::StartCanary { .. } => "start-canary",
+            Step::SetCanaryWeight { .. } => "shift-traffic",
+            Step::WatchCanary { .. } => "watch-canary",
+            Step::PromoteCanary { .. } => "promote-canary",
+            Step::StopCanary { .. } => "stop-canary",
             Step::Fake { .. } => "fake",
         }
     }
@@ -225,6 +323,29 @@ impl Step {
             ),
             Step::VerifyRegionalWrite { region } => format!(
                 "verify: a write through {region}'s API succeeds (POST /v1/landlord/callback-token/rotate)"
+            ),
+            Step::RunMigrations { region, release } => format!(
+                "apply {}'s pending migrations on {region}'s database (the writer; refused if one breaks the running version)",
+                release.version
+            ),
+            Step::StartCanary { region, release } => format!(
+                "start {release} as {region}'s canary API beside the current one (no traffic yet)"
+            ),
+            Step::SetCanaryWeight { region, percent } => format!(
+                "front door: {percent}% of {region}'s requests to the canary"
+            ),
+            Step::WatchCanary { region, percent, window_secs, gate } => format!(
+                "watch {region}'s canary at {percent}% for {window_secs}s: roll back if 5xx > {:.1}% (after {} requests) or p99 > {} ms",
+                f64::from(gate.max_5xx_per_mille) / 10.0,
+                gate.min_requests,
+                gate.max_p99_ms
+            ),
+            Step::PromoteCanary { region, release } => format!(
+                "promote {release} in {region}: canary 100%, old API drained, {} restarted on the API port, canary drained",
+                release.version
+            ),
+            Step::StopCanary { region } => format!(
+                "roll back {region}: all requests to the current API, canary drained"
             ),
             Step::Fake { capability } => format!("fake: {capability:?}"),
         }

@@ -88,8 +88,7 @@ impl FrontDoor {
     }
 
     async fn check(&self, index: usize) -> Result<(), String> {
-        let region = &self.regions[index];
-        let url = format!("{}{}", region.upstream, self.health.path);
+        let url = format!("{}{}", self.health_upstream(index), self.health.path);
         let req = Request::get(url)
             .body(Body::empty())
             .map_err(|e| format!("bad health-check request: {e}"))?;

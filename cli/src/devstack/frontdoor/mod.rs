@@ -20,11 +20,13 @@
 //!   histogram of the time to response headers, cumulative and over the last `window_secs`
 //!   (one-second buckets).
 
+mod canary;
 mod config;
 mod health;
 mod metrics;
 mod proxy;
 
+pub use canary::{CanarySnapshot, CanarySpec};
 pub use config::{FrontDoorConfig, HealthCheckConfig, RegionRecord};
 pub use health::HealthSnapshot;
 pub use metrics::{LatencySummary, MetricsCounts, MetricsSnapshot, RegionMetricsSnapshot};
@@ -77,6 +79,8 @@ struct Region {
     upstream: String,
     health: Mutex<HealthState>,
     metrics: Mutex<RegionMetrics>,
+    /// A deploy's canary target beside `upstream` (see `canary.rs`).
+    canary: Mutex<Option<canary::Canary>>,
 }
 
 /// The front door's shared state: records, health, write block, metrics and the upstream
@@ -116,6 +120,7 @@ impl FrontDoor {
                 upstream: parse_upstream(&r.upstream).expect("validated above"),
                 health: Mutex::new(HealthState::starting_healthy()),
                 metrics: Mutex::new(RegionMetrics::new()),
+                canary: Mutex::new(None),
             })
             .collect::<Vec<_>>();
         let primary = regions

@@ -43,9 +43,16 @@ impl FrontDoor {
         }
         let index = self.route_index();
         let region = &self.regions[index];
+        let target = self.pick_target(index);
+        let upstream = match &target {
+            super::canary::Target::Stable => region.upstream.as_str(),
+            super::canary::Target::Canary(u) => u.as_str(),
+        };
         let started = Instant::now();
-        let mut resp = self.forward(region, peer, req).await;
-        self.record(index, started.elapsed(), resp.status().is_server_error());
+        let mut resp = self.forward(region, upstream, peer, req).await;
+        let (elapsed, is_5xx) = (started.elapsed(), resp.status().is_server_error());
+        self.record(index, elapsed, is_5xx);
+        self.record_target(index, &target, elapsed, is_5xx);
         if let Ok(value) = HeaderValue::from_str(&region.name) {
             resp.headers_mut().insert(REGION_HEADER, value);
         }
@@ -55,6 +62,7 @@ impl FrontDoor {
     async fn forward(
         &self,
         region: &Region,
+        upstream: &str,
         peer: SocketAddr,
         req: Request<Body>,
     ) -> Response<Body> {
@@ -64,7 +72,7 @@ impl FrontDoor {
             .path_and_query()
             .map(|p| p.as_str())
             .unwrap_or("/");
-        let uri: Uri = match format!("{}{}", region.upstream, path).parse() {
+        let uri: Uri = match format!("{upstream}{path}").parse() {
             Ok(uri) => uri,
             Err(err) => {
                 return problem(
@@ -114,7 +122,7 @@ impl FrontDoor {
                 let detail = format!(
                     "{what} region {} upstream {}: {}",
                     region.name,
-                    region.upstream,
+                    upstream,
                     error_chain(&err)
                 );
                 tracing::debug!(region = %region.name, "{detail}");
@@ -126,7 +134,7 @@ impl FrontDoor {
                 &format!(
                     "region {} upstream {} sent no response within {} ms",
                     region.name,
-                    region.upstream,
+                    upstream,
                     self.upstream_timeout.as_millis()
                 ),
             ),

@@ -35,7 +35,7 @@ pub(super) struct Admin {
 }
 
 impl Admin {
-    fn state(&self) -> NetState {
+    pub(super) fn state(&self) -> NetState {
         NetState {
             generated_at: Utc::now(),
             started_at: self.started_at,
@@ -48,6 +48,7 @@ impl Admin {
             writes_blocked: self.frontdoor.writes_blocked(),
             links: self.links.values().map(|l| l.snapshot()).collect(),
             metrics: self.frontdoor.metrics(),
+            canaries: self.frontdoor.canaries(),
         }
     }
 
@@ -102,6 +103,10 @@ pub(super) fn admin_router(admin: Arc<Admin>) -> Router {
         .route("/admin/writes", put(put_writes))
         .route("/admin/links/{name}", put(put_link))
         .route("/admin/metrics/reset", post(reset_metrics))
+        .route(
+            "/admin/canary/{region}",
+            put(super::canary::put_canary).delete(super::canary::delete_canary),
+        )
         .route_layer(middleware::from_fn_with_state(admin.clone(), require_token));
     Router::new()
         .route("/admin/health", get(|| async { "ok" }))
@@ -143,12 +148,12 @@ async fn require_token(State(admin): State<Arc<Admin>>, req: Request, next: Next
 }
 
 /// Parses a JSON body; see [`bad_body`] for the answer on failure.
-fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, serde_json::Error> {
+pub(super) fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, serde_json::Error> {
     serde_json::from_slice(body)
 }
 
 /// 400 problem+json for a body that does not parse.
-fn bad_body(err: serde_json::Error) -> Response {
+pub(super) fn bad_body(err: serde_json::Error) -> Response {
     problem(
         StatusCode::BAD_REQUEST,
         "Bad request body",

@@ -140,6 +140,26 @@ impl AdminClient {
         self.call(reqwest::Method::PUT, &path, Some(body)).await
     }
 
+    /// Gives `region`'s canary target its weight (its counts start again).
+    pub async fn set_canary(
+        &self,
+        region: &str,
+        spec: &super::CanarySpec,
+    ) -> Result<NetState, AdminError> {
+        let body = serde_json::to_value(spec).map_err(|e| AdminError::Protocol {
+            url: self.base_url.clone(),
+            reason: e.to_string(),
+        })?;
+        let path = format!("/admin/canary/{}", encode_segment(region));
+        self.call(reqwest::Method::PUT, &path, Some(body)).await
+    }
+
+    /// Removes `region`'s canary target (idempotent).
+    pub async fn clear_canary(&self, region: &str) -> Result<NetState, AdminError> {
+        let path = format!("/admin/canary/{}", encode_segment(region));
+        self.call(reqwest::Method::DELETE, &path, None).await
+    }
+
     pub async fn reset_metrics(&self) -> Result<NetState, AdminError> {
         self.call(reqwest::Method::POST, "/admin/metrics/reset", None)
             .await

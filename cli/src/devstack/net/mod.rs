@@ -14,6 +14,8 @@
 //! | `PUT /admin/writes`            | `{"blocked":true}`                     |
 //! | `PUT /admin/links/{name}`      | `{"mode":"latency","ms":200}` …        |
 //! | `POST /admin/metrics/reset`    | —                                      |
+//! | `PUT /admin/canary/{region}`   | `{"upstream":"http://…","weight":10,"label":"v2"}` |
+//! | `DELETE /admin/canary/{region}`| —                                      |
 //!
 //! Mutating routes answer with the new [`NetState`]. Errors are `application/problem+json`.
 //! The mutable state (PRIMARY, write block, link modes) is persisted to `state_file`
@@ -21,14 +23,15 @@
 //! restarted net process keeps them; metrics and health are not persisted (health starts
 //! healthy, as a new Route 53 check does).
 mod admin;
+mod canary;
 mod client;
 mod config;
 mod server;
 mod state;
 
 pub use super::frontdoor::{
-    FrontDoorConfig, HealthCheckConfig, HealthSnapshot, LatencySummary, MetricsCounts,
-    MetricsSnapshot, RecordSnapshot, RegionMetricsSnapshot, RegionRecord, Role,
+    CanarySnapshot, CanarySpec, FrontDoorConfig, HealthCheckConfig, HealthSnapshot, LatencySummary,
+    MetricsCounts, MetricsSnapshot, RecordSnapshot, RegionMetricsSnapshot, RegionRecord, Role,
 };
 pub use super::link::{LinkConfig, LinkMode, LinkSnapshot};
 pub use client::{AdminClient, AdminError};
@@ -105,6 +108,9 @@ pub struct NetState {
     pub writes_blocked: bool,
     pub links: Vec<LinkSnapshot>,
     pub metrics: MetricsSnapshot,
+    /// Deploy canaries (weighted second targets of a region), with their own counts.
+    #[serde(default)]
+    pub canaries: Vec<CanarySnapshot>,
 }
 
 /// An error and its causes, `: `-separated.

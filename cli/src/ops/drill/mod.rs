@@ -8,6 +8,7 @@
 //! Everything goes through the environment's provider: faults, traffic endpoints and
 //! credentials, read-back, and the region-change engine.
 
+pub mod certificate;
 mod cleanup;
 pub mod events;
 mod react;
@@ -191,6 +192,11 @@ impl DrillRun<'_> {
                 rb.traffic.mix.read
             ),
             version: t.region(&writer).and_then(|r| r.api_version.clone()),
+            versions: t
+                .regions
+                .iter()
+                .map(|r| (r.name.clone(), r.api_version.clone()))
+                .collect(),
         };
         log.write(&Event::Meta(meta.clone()));
         shell.status(
@@ -300,6 +306,26 @@ impl DrillRun<'_> {
         let markers = ctx.markers.lock().expect("markers").clone();
         let rep = report::build(meta, &records, &markers, Some(verify), aborted);
         report::write_all(&self.report_dir, &rep).map_err(report_err)?;
+        // The versions it ran on, for `pmctl deploy --require-drill`.
+        let standby = p
+            .regions()
+            .into_iter()
+            .find(|r| *r != writer)
+            .unwrap_or_default();
+        let cert = certificate::Certificate {
+            at: chrono::Utc::now(),
+            runbook: rep.meta.runbook.clone(),
+            passed: rep.passed,
+            writer: writer.clone(),
+            standby,
+            versions: rep.meta.versions.clone(),
+        };
+        if let Err(e) = certificate::record(&p.state_dir(), &cert) {
+            shell.warn(format!(
+                "could not record the drill certificate in {}: {e}",
+                certificate::path(&p.state_dir()).display()
+            ));
+        }
         Ok(rep)
     }
 }

@@ -24,6 +24,9 @@ pub struct Meta {
     /// The API version the drill ran against (the writer region's at the start).
     #[serde(default)]
     pub version: Option<String>,
+    /// Each region's API version at the start (the drill certifies them).
+    #[serde(default)]
+    pub versions: std::collections::BTreeMap<String, Option<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -552,6 +555,7 @@ mod tests {
             objectives: ObjectiveSpec { rto_ms, rpo },
             traffic: String::new(),
             version: None,
+            versions: Default::default(),
         }
     }
 

@@ -33,6 +33,9 @@ pub struct ExecReport {
     /// What could not be fenced, if anything.
     pub not_fenced: Vec<String>,
     pub total_ms: u64,
+    /// Why the operation stopped before its last step (a deploy's gate fired and rolled
+    /// the region back); the journal records it as finished, not ok.
+    pub halted: Option<String>,
     /// When each step finished (for drill timelines).
     #[serde(skip)]
     pub finished_at: Vec<(usize, chrono::DateTime<Utc>)>,
@@ -137,6 +140,15 @@ async fn run_steps(
         let progress = |m: String| shell.status("", m);
         let result = match step {
             Step::Gate { to } => gate(p, plan, to, forced, shell).await,
+            Step::WatchCanary {
+                region,
+                percent,
+                window_secs,
+                gate,
+            } => {
+                crate::ops::deploy::gate::watch(p, region, *percent, *window_secs, gate, shell)
+                    .await
+            }
             other => p.run_step(other, &progress).await,
         };
         match result {
@@ -160,6 +172,35 @@ async fn run_steps(
                     outcome,
                     resumed: false,
                 });
+                if let Some(why) = reports
+                    .last()
+                    .and_then(|r| r.outcome.get("halt"))
+                    .and_then(|h| h.as_str())
+                    .map(String::from)
+                {
+                    // The step decided the operation stops here (it left things safe).
+                    store
+                        .append(&Entry::OpFinished {
+                            op_id: op_id.into(),
+                            at: Utc::now(),
+                            ok: false,
+                            summary: why.clone(),
+                        })
+                        .await?;
+                    return Ok(ExecReport {
+                        op_id: op_id.into(),
+                        operation: plan.operation,
+                        from: plan.from.clone(),
+                        to: plan.to.clone(),
+                        plan_hash: plan.hash(),
+                        steps: reports,
+                        write_pause_ms: None,
+                        not_fenced: vec![],
+                        total_ms: start.elapsed().as_millis() as u64,
+                        halted: Some(why),
+                        finished_at,
+                    });
+                }
                 if let Some((after, mode)) = opts.crash_after {
                     if after == n {
                         match mode {
@@ -230,6 +271,7 @@ async fn run_steps(
         write_pause_ms,
         not_fenced,
         total_ms: start.elapsed().as_millis() as u64,
+        halted: None,
         finished_at,
     })
 }

@@ -11,6 +11,7 @@ mod execute;
 mod plan;
 mod preflight;
 
+pub(crate) use execute::execute as execute_plan;
 pub use execute::{ExecReport, StepReport};
 pub use plan::plan;
 pub use preflight::{preflight, Preflight, Refusal};
@@ -101,7 +102,8 @@ impl RegionError {
             RegionError::Lock(LockError::Remote { .. }) => EXIT_FAILED,
             RegionError::Lock(_) => EXIT_REFUSED,
             RegionError::StepFailed { .. } | RegionError::Crashed(_) => EXIT_INTERRUPTED,
-            RegionError::Provider(ProviderError::NotSetUp { .. }) => EXIT_INVALID,
+            RegionError::Provider(ProviderError::NotSetUp { .. })
+            | RegionError::Provider(ProviderError::Unsupported { .. }) => EXIT_INVALID,
             RegionError::Provider(_) | RegionError::Journal(_) => EXIT_FAILED,
         }
     }

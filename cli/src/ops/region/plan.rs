@@ -92,6 +92,13 @@ pub fn plan(
     let epoch = t.epoch().max(1);
     let mut caps: Vec<Capability> = Vec::new();
     let (from, to) = match op {
+        OpKind::Deploy | OpKind::Rollback => {
+            return Err(RegionError::Impossible(vec![format!(
+                "a {} is planned by `pmctl {}`, not by the region-change engine",
+                op.name(),
+                op.name()
+            )]))
+        }
         OpKind::Switchover | OpKind::Failover => {
             let Some(to) = to else {
                 return Err(RegionError::Impossible(vec![format!(

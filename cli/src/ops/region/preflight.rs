@@ -201,6 +201,8 @@ pub fn preflight(p: &dyn Provider, t: &Topology, plan: &Plan, opts: &Options) ->
                     .map(|r| format!("failover onto another version: {}", r.reason)),
             );
         }
+        // Deploys have their own preflight (`ops::deploy::preflight`).
+        OpKind::Deploy | OpKind::Rollback => {}
         OpKind::Failback => {
             if let Some(w) = t.region(&plan.from) {
                 if w.api != ApiState::Ready {

@@ -18,6 +18,13 @@ use std::time::Instant;
 pub(super) fn expand(cap: &Capability, t: &Topology) -> Vec<Step> {
     match cap.clone() {
         Capability::PauseWrites | Capability::ResumeWrites => vec![],
+        // Deploys never reach here: this provider has no `deployer()` yet, so `pmctl deploy`
+        // is refused as unsupported before anything is planned.
+        Capability::Migrate { .. }
+        | Capability::StartCanary { .. }
+        | Capability::ShiftTraffic { .. }
+        | Capability::PromoteCanary { .. }
+        | Capability::AbortCanary { .. } => vec![],
         Capability::RouteTrafficTo { region } => {
             if t.single_writer().is_some_and(|w| w.name == region) {
                 vec![Step::SetFailoverRecords { primary: region }]

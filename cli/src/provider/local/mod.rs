@@ -2,6 +2,7 @@
 //! door and links through their admin API, the APIs over HTTP, faults with real signals and
 //! link modes, read-back over SQL on the writer.
 
+mod deploy;
 mod faults;
 mod readback;
 mod snapshot;
@@ -115,6 +116,9 @@ impl Provider for LocalProvider {
 
     fn faults(&self) -> &dyn Faults {
         self
+    }
+    fn deployer(&self) -> Option<&dyn super::deploy::Deployer> {
+        Some(self)
     }
     fn traffic(&self) -> &dyn Traffic {
         self

@@ -70,6 +70,15 @@ pub(super) fn expand(cap: &Capability) -> Vec<Step> {
             s
         }
         Capability::VerifyWrite { region } => vec![Step::VerifyWrite { region }],
+        Capability::Migrate { region, release } => vec![Step::RunMigrations { region, release }],
+        Capability::StartCanary { region, release } => vec![Step::StartCanary { region, release }],
+        Capability::ShiftTraffic { region, percent } => {
+            vec![Step::SetCanaryWeight { region, percent }]
+        }
+        Capability::PromoteCanary { region, release } => {
+            vec![Step::PromoteCanary { region, release }]
+        }
+        Capability::AbortCanary { region } => vec![Step::StopCanary { region }],
     }
 }
 
@@ -122,6 +131,11 @@ pub(super) async fn run(
             json!({"dns_primary": to})
         }
         Step::VerifyWrite { region } => json!({"write_served_by": l.verify_write(region).await?}),
+        Step::RunMigrations { .. }
+        | Step::StartCanary { .. }
+        | Step::SetCanaryWeight { .. }
+        | Step::PromoteCanary { .. }
+        | Step::StopCanary { .. } => super::deploy::run_step(p, &st, step).await?,
         other => {
             return Err(ProviderError::Unsupported {
                 what: format!(
