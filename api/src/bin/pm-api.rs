@@ -14,7 +14,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Serve the API over HTTP.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply the database migrations and exit.
     Migrate {
         #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
@@ -51,6 +51,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!("migrations applied");
             Ok(())
         }
-        Cmd::Serve(a) => pm_api::server::serve(a).await,
+        Cmd::Serve(a) => pm_api::server::serve(*a).await,
     }
 }

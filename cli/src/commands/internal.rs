@@ -23,7 +23,7 @@ pub enum InternalCmd {
 
 #[derive(Subcommand)]
 pub enum ApiCmd {
-    Serve(pm_api::server::ServeArgs),
+    Serve(Box<pm_api::server::ServeArgs>),
 }
 
 pub fn run(cmd: InternalCmd) -> CliResult {
@@ -47,7 +47,7 @@ pub fn run(cmd: InternalCmd) -> CliResult {
         }
         InternalCmd::Api {
             cmd: ApiCmd::Serve(args),
-        } => rt.block_on(pm_api::server::serve(args))?,
+        } => rt.block_on(pm_api::server::serve(*args))?,
     }
     Ok(0)
 }
