@@ -598,10 +598,17 @@ impl Stack {
         // The URL holds the password: through the environment (readable by the owner
         // only, /proc/PID/environ), never argv (world-readable in `ps`).
         let db_url = self.db_url(region);
+        // The API's tuning knobs (allocation mode, admission limits), when pmctl has them.
+        let tuning: Vec<(&str, String)> = API_TUNING
+            .iter()
+            .filter_map(|k| std::env::var(k).ok().map(|v| (*k, v)))
+            .collect();
+        let mut env = vec![("DATABASE_URL", db_url.as_str())];
+        env.extend(tuning.iter().map(|(k, v)| (*k, v.as_str())));
         process::spawn_detached(
             &program,
             &args,
-            &[("DATABASE_URL", db_url.as_str())],
+            &env,
             &log,
             &self.pid_file(&format!("api-{region}")),
         )
@@ -687,6 +694,15 @@ impl Stack {
         .await
     }
 }
+
+/// Settings of `pm-api serve` passed through from pmctl's environment to the dev stack's
+/// APIs (e.g. `PM_ALLOCATION=deferred pmctl dev up`).
+const API_TUNING: &[&str] = &[
+    "PM_ALLOCATION",
+    "PM_MAX_IN_FLIGHT",
+    "PM_MAX_QUEUE",
+    "PM_QUEUE_TIMEOUT_MS",
+];
 
 /// The API server program: pmctl itself (`pmctl internal api serve …` runs the same server
 /// code as `pm-api serve`, so the API always matches this pmctl's version), or the binary
