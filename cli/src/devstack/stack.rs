@@ -660,8 +660,7 @@ impl Stack {
 }
 
 impl Stack {
-    /// Waits until the front door's health checks see every region answering and PRIMARY
-    /// healthy, so the first
+    /// Waits until the front door's health checks see every region healthy, so the first
     /// requests after `dev up` go where the records say (checks of APIs that were still
     /// starting may have failed).
     pub async fn wait_frontdoor_settled(&self) -> Result<(), StackError> {
@@ -672,20 +671,14 @@ impl Stack {
             &self.log("net"),
             || async {
                 let st = admin.state().await.map_err(|e| e.to_string())?;
-                // Every API answers, and traffic goes to PRIMARY (a replica region's
-                // check fails by design: it cannot take writes).
-                let primary_ok = st
-                    .health
-                    .iter()
-                    .any(|h| h.region == st.primary && h.healthy);
-                if st.health.iter().all(|h| h.alive) && primary_ok && st.routing_to == st.primary {
+                if st.health.iter().all(|h| h.healthy) && st.routing_to == st.primary {
                     Ok(())
                 } else {
                     Err(format!(
                         "health: {:?}",
                         st.health
                             .iter()
-                            .map(|h| (&h.region, h.healthy, h.alive))
+                            .map(|h| (&h.region, h.healthy))
                             .collect::<Vec<_>>()
                     ))
                 }

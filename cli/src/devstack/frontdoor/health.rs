@@ -1,14 +1,11 @@
 //! Health checks: one loop per region, Route 53 style thresholds.
 //!
-//! A check passes when `/ready` answers 200 **and the region can take writes**: a body
-//! whose `db_role` is `replica` (a replica, or a fenced writer) fails it, so a replica
-//! region is never a traffic target because the writer is slow — the same rule as the
-//! Route 53 health checks' string match in `infra/modules/routing`. A body without
-//! `db_role` (not a pm-api) counts as writable. Dead and busy differ: a check that finds
-//! nothing listening (connection refused) counts towards `unreachable_streak`; only a
-//! PRIMARY that is unreachable for `failure_threshold` checks in a row lets traffic move
-//! to a SECONDARY that merely answers (a replica: reads served, writes 503 naming the
-//! writer) — a busy PRIMARY (timeouts, errors) never does.
+//! A check passes when `/ready` answers 200; it also records the `db_role` the answer
+//! names. Routing (`FrontDoor::route_index`) uses both to tell dead from busy: a SECONDARY
+//! whose database is a replica becomes a traffic target only when nothing listens at
+//! PRIMARY any more (`unreachable_streak` ≥ `failure_threshold`: the API is gone), never
+//! because PRIMARY is slow or erroring — so load on the writer never moves traffic to the
+//! replica. A body without `db_role` (not a pm-api) counts as writable.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,9 +31,6 @@ pub struct HealthSnapshot {
     pub last_error: Option<String>,
     /// When `healthy` last flipped.
     pub last_change: Option<DateTime<Utc>>,
-    /// The last check got a 200 (a replica's too): the region's API answers.
-    #[serde(default)]
-    pub alive: bool,
     /// `db_role` of the last 200 answer (`writer` / `replica`), when it said.
     #[serde(default)]
     pub db_role: Option<String>,
@@ -54,7 +48,6 @@ pub(super) struct HealthState {
     last_check: Option<DateTime<Utc>>,
     last_error: Option<String>,
     last_change: Option<DateTime<Utc>>,
-    pub(super) alive: bool,
     db_role: Option<String>,
     unreachable_streak: u32,
 }
@@ -64,14 +57,19 @@ impl HealthState {
     pub(super) fn starting_healthy() -> Self {
         HealthState {
             healthy: true,
-            alive: true,
             ..HealthState::default()
         }
     }
 
-    /// Unhealthy because nothing answers at all (not because it is slow or a replica).
+    /// Unhealthy because nothing answers at all (not because it is slow or erroring).
     pub(super) fn dead(&self, failure_threshold: u32) -> bool {
         !self.healthy && self.unreachable_streak >= failure_threshold
+    }
+
+    /// Whether the region can take writes, as its last answer said (a replica or a fenced
+    /// writer answers `db_role: replica`).
+    pub(super) fn writable(&self) -> bool {
+        self.db_role.as_deref() != Some("replica")
     }
 }
 
@@ -80,8 +78,6 @@ impl HealthState {
 pub(super) enum Failure {
     /// Nothing listens: the API process is gone.
     Unreachable,
-    /// Answered 200, but its database is a replica (or fenced): cannot take writes.
-    Replica,
     /// Timed out, or answered another status: slow or unwell, not gone.
     Other,
 }
@@ -104,7 +100,6 @@ impl FrontDoor {
                     last_check: h.last_check,
                     last_error: h.last_error.clone(),
                     last_change: h.last_change,
-                    alive: h.alive,
                     db_role: h.db_role.clone(),
                     unreachable_streak: h.unreachable_streak,
                 }
@@ -161,16 +156,9 @@ impl FrontDoor {
         .await;
         match outcome {
             Ok(Ok((StatusCode::OK, body))) => {
-                let role = serde_json::from_slice::<serde_json::Value>(&body)
+                Ok(serde_json::from_slice::<serde_json::Value>(&body)
                     .ok()
-                    .and_then(|v| v.get("db_role")?.as_str().map(String::from));
-                match role.as_deref() {
-                    Some("replica") => Err((
-                        Failure::Replica,
-                        "its database is a replica: the region cannot take writes".into(),
-                    )),
-                    _ => Ok(role),
-                }
+                    .and_then(|v| v.get("db_role")?.as_str().map(String::from)))
             }
             Ok(Ok((status, _))) => Err((Failure::Other, format!("HTTP {status}"))),
             Ok(Err(err)) => Err(err),
@@ -189,7 +177,6 @@ impl FrontDoor {
             h.checks += 1;
             h.last_check = Some(Utc::now());
             let was = h.healthy;
-            h.alive = matches!(result, Ok(_) | Err((Failure::Replica, _)));
             h.unreachable_streak = match &result {
                 Err((Failure::Unreachable, _)) => h.unreachable_streak.saturating_add(1),
                 _ => 0,
@@ -204,10 +191,7 @@ impl FrontDoor {
                         h.healthy = true;
                     }
                 }
-                Err((kind, err)) => {
-                    if kind == Failure::Replica {
-                        h.db_role = Some("replica".into());
-                    }
+                Err((_, err)) => {
                     h.consecutive_fail = h.consecutive_fail.saturating_add(1);
                     h.consecutive_ok = 0;
                     h.last_error = Some(err);
