@@ -1,6 +1,7 @@
 //! pm-api: the Property Management API. One `router()` serves both the local server
 //! (`pm-api serve`) and the AWS Lambda entry point.
 
+pub mod admission;
 pub mod auth;
 pub mod db_secret;
 pub mod domain;
@@ -66,6 +67,11 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(middleware::from_fn(access_log))
         .layer(axum::extract::DefaultBodyLimit::max(extract::MAX_BODY))
+        // Outermost: a shed request costs nothing more than the admission check.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            admission::admit,
+        ))
         .with_state(state)
 }
 

@@ -40,6 +40,20 @@ pub struct ServeArgs {
     pub log_json: bool,
     #[arg(long, env = "PM_DB_POOL", default_value_t = 20)]
     pub db_pool: u32,
+    /// When a stored M-Pesa callback is parsed, matched and allocated: `inline` (in the
+    /// request, before the answer) or `deferred` (by the inbox worker, in batches; the
+    /// request only stores it).
+    #[arg(long, env = "PM_ALLOCATION", value_enum, default_value_t = crate::state::Allocation::Inline)]
+    pub allocation: crate::state::Allocation,
+    /// Admission control: requests running at once (0 = no limit). Default: the pool size.
+    #[arg(long, env = "PM_MAX_IN_FLIGHT")]
+    pub max_in_flight: Option<usize>,
+    /// Requests that may wait for a slot when all are busy; beyond, 503 + Retry-After at once.
+    #[arg(long, env = "PM_MAX_QUEUE", default_value_t = 64)]
+    pub max_queue: usize,
+    /// How long a request may wait for a slot before it is refused (503 + Retry-After).
+    #[arg(long, env = "PM_QUEUE_TIMEOUT_MS", default_value_t = 50)]
+    pub queue_timeout_ms: u64,
     /// Kenya's Monthly Rental Income tax rate in basis points (750 = 7.5 %), used by the
     /// owner statement report.
     #[arg(long, env = "PM_MRI_RATE_BP", default_value_t = crate::domain::tax::DEFAULT_MRI_RATE_BP,
@@ -93,6 +107,18 @@ pub async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
+    // `/ready` gets its own connection: it never waits behind the requests' pool.
+    let health_pool = crate::pool_options(1)
+        .acquire_timeout(std::time::Duration::from_secs(1))
+        .connect_lazy_with((*pool.connect_options()).clone());
+    let max_in_flight = a.max_in_flight.unwrap_or(a.db_pool as usize);
+    let admission = (max_in_flight > 0).then(|| {
+        crate::admission::Admission::new(crate::admission::Limits {
+            max_in_flight,
+            max_queue: a.max_queue,
+            queue_timeout: std::time::Duration::from_millis(a.queue_timeout_ms),
+        })
+    });
     let state = AppState::new(
         pool.clone(),
         Settings {
@@ -102,7 +128,13 @@ pub async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         },
         verifier,
     )
-    .with_mri_rate_bp(a.mri_rate_bp);
+    .with_mri_rate_bp(a.mri_rate_bp)
+    .with_health_db(health_pool)
+    .with_allocation(a.allocation)
+    .with_admission(admission);
+    // Processes deferred callbacks, and sweeps up any left pending (every second).
+    let worker =
+        crate::service::inbox::spawn_worker(state.clone(), std::time::Duration::from_secs(1));
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await
         .with_context(|| format!("binding {}", a.listen))?;
@@ -112,12 +144,20 @@ pub async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     {
         println!("pm-api listening on {addr}");
     }
+    let app = router(state.clone());
     axum::serve(
         listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
+    // Whatever is still pending stays stored; the next writer's worker processes it.
+    worker.abort();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        crate::service::inbox::drain(&state),
+    )
+    .await;
     pool.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -17,24 +17,62 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpNet>,
 }
 
+/// When a stored callback is parsed, matched and allocated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Allocation {
+    /// In the request, right after the raw callback is stored (before the answer).
+    #[default]
+    Inline,
+    /// By the inbox worker, in batches, after the answer: the request only stores.
+    Deferred,
+}
+
 #[derive(Clone)]
 pub struct AppState {
     pub db: PgPool,
+    /// The pool `/ready` uses: its own connection, so readiness never waits behind the
+    /// requests' pool (the Lambda entry point, one request at a time, shares `db`).
+    pub health_db: PgPool,
     pub settings: Arc<Settings>,
     pub verifier: Option<Arc<Verifier>>,
     /// Kenya's Monthly Rental Income tax rate in basis points (750 = 7.5 %), used by the
     /// owner statement. `pm-api serve --mri-rate-bp` / `PM_MRI_RATE_BP`.
     pub mri_rate_bp: u32,
+    pub allocation: Allocation,
+    /// Wakes the inbox worker (deferred allocation).
+    pub inbox_wakeup: Arc<tokio::sync::Notify>,
+    /// Admission control for everything but the health endpoints; `None` = unlimited.
+    pub admission: Option<Arc<crate::admission::Admission>>,
 }
 
 impl AppState {
     pub fn new(db: PgPool, settings: Settings, verifier: Option<Verifier>) -> AppState {
         AppState {
+            health_db: db.clone(),
             db,
             settings: Arc::new(settings),
             verifier: verifier.map(Arc::new),
             mri_rate_bp: crate::domain::tax::DEFAULT_MRI_RATE_BP,
+            allocation: Allocation::Inline,
+            inbox_wakeup: Arc::new(tokio::sync::Notify::new()),
+            admission: None,
         }
+    }
+
+    /// A separate pool for `/ready`.
+    pub fn with_health_db(mut self, pool: PgPool) -> AppState {
+        self.health_db = pool;
+        self
+    }
+
+    pub fn with_allocation(mut self, a: Allocation) -> AppState {
+        self.allocation = a;
+        self
+    }
+
+    pub fn with_admission(mut self, a: Option<crate::admission::Admission>) -> AppState {
+        self.admission = a.map(Arc::new);
+        self
     }
 
     /// Sets the Monthly Rental Income tax rate (basis points, 0–10 000).

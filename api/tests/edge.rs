@@ -1,6 +1,7 @@
 //! The edge: NUL and other control characters, JSON arrays where objects belong, and
 //! callback answers — each refused with a 400 naming the field (never a 500), changing
-//! nothing; callbacks check the token before the body; Daraja's `ResultCode` has one type
+//! nothing (a confirmation or STK callback is stored and quarantined instead, naming the
+//! field, and acknowledged); callbacks check the token before the body; Daraja's `ResultCode` has one type
 //! per callback; STK item values may be numbers or strings.
 
 mod common;
@@ -141,7 +142,8 @@ async fn nul_and_control_characters_are_400s_naming_the_field() {
     // A NUL in a path names no resource.
     let (s, _) = app.get(me, "/v1/stk-requests/ws%00").await;
     assert_eq!(s, 404);
-    // Callbacks: the Daraja-style answer, with the field named.
+    // Confirmations: acknowledged (stored) and quarantined, naming the field.
+    let ack = json!({"ResultCode": 0, "ResultDesc": "Accepted"});
     let mut c = c2b("SBKNUL1", "5.00", "N-1");
     c["TransID"] = json!("SBK\u{0}1");
     let (s, v) = app
@@ -150,8 +152,8 @@ async fn nul_and_control_characters_are_400s_naming_the_field() {
             &c.to_string(),
         )
         .await;
-    assert_eq!((s, field(&v)), (400, "TransID"), "{v}");
-    assert_eq!(v["ResultCode"], 1);
+    assert_eq!((s, &v), (200, &ack));
+    assert!(app.quarantine_reason(me).await.starts_with("TransID: "));
     let mut c = c2b("SBKNUL2", "5.00", "N-1");
     c["FirstName"] = json!("WAN\u{0}JIRU"); // a field we ignore is still not stored-unsafe
     let (s, v) = app
@@ -160,7 +162,9 @@ async fn nul_and_control_characters_are_400s_naming_the_field() {
             &c.to_string(),
         )
         .await;
-    assert_eq!((s, field(&v)), (400, "FirstName"), "{v}");
+    assert_eq!((s, &v), (200, &ack));
+    assert!(app.quarantine_reason(me).await.starts_with("FirstName: "));
+    // Validation moves no money: still refused, Daraja-style, naming the field.
     let mut c = c2b("SBKNUL3", "5.00", "N-1");
     c["BillRefNumber"] = json!("N-1\u{0}");
     let (s, v) = app
@@ -176,7 +180,11 @@ async fn nul_and_control_characters_are_400s_naming_the_field() {
     let (s, v) = app
         .post_raw(&format!("/v1/callbacks/stk/{cb}"), &stk.to_string())
         .await;
-    assert_eq!((s, field(&v)), (400, "Body.stkCallback.ResultDesc"), "{v}");
+    assert_eq!((s, &v), (200, &ack));
+    assert!(app
+        .quarantine_reason(me)
+        .await
+        .starts_with("Body.stkCallback.ResultDesc: "));
     assert_eq!(
         app.snapshot().await,
         before,
@@ -207,14 +215,15 @@ async fn json_arrays_are_not_objects() {
         .put(me, "/v1/landlord/shortcode", json!(["600984"]))
         .await;
     assert_eq!((s, field(&v)), (400, "body"), "{v}");
-    // Nested objects too.
+    // Nested objects too (a callback is stored, then quarantined naming the field).
     let (s, v) = app
         .post_raw(
             &format!("/v1/callbacks/stk/{cb}"),
             &json!({"Body": [["ws_CO_1", 0]]}).to_string(),
         )
         .await;
-    assert_eq!((s, field(&v)), (400, "Body"), "{v}");
+    assert_eq!((s, v["ResultCode"].clone()), (200, json!(0)), "{v}");
+    assert!(app.quarantine_reason(me).await.starts_with("Body: "));
     assert_eq!(app.snapshot().await, before);
 }
 
@@ -265,8 +274,9 @@ async fn callbacks_check_the_token_before_the_body_and_answer_with_one_result_co
         .post_raw(&format!("/v1/callbacks/c2b/{cb}/confirmation"), "{}")
         .await;
     assert_eq!(ack, json!({"ResultCode": 0, "ResultDesc": "Accepted"}));
-    assert_eq!(bad["ResultCode"], 1, "{bad}");
-    assert_eq!(field(&bad), "TransID");
+    // Unreadable: stored, quarantined, and acknowledged all the same.
+    assert_eq!(bad, ack);
+    assert!(app.quarantine_reason(me).await.starts_with("TransID: "));
     // The document says the same.
     let doc: Value = app
         .http
@@ -337,9 +347,9 @@ async fn stk_item_values_may_be_numbers_or_strings() {
     let (s, v) = app
         .post_raw(&format!("/v1/callbacks/stk/{cb}"), &body.to_string())
         .await;
-    assert_eq!(
-        (s, field(&v)),
-        (400, "Body.stkCallback.CallbackMetadata.Item[0].Value"),
-        "{v}"
-    );
+    assert_eq!(s, 200, "{v}");
+    assert!(app
+        .quarantine_reason(me)
+        .await
+        .starts_with("Body.stkCallback.CallbackMetadata.Item[0].Value: "));
 }

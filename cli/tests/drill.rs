@@ -156,6 +156,12 @@ fn planned_switchover() {
     shipped(25400, "planned-switchover");
 }
 
+/// Issue 13: failover in the middle of a rent-day spike, RPO 0.
+#[test]
+fn rent_day() {
+    shipped(31000, "rent-day");
+}
+
 fn write_runbook(st: &TestStack, name: &str, text: &str) -> String {
     let p = st.dir.path().join(format!("{name}.yaml"));
     std::fs::write(&p, text).unwrap();

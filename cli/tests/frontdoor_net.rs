@@ -36,6 +36,10 @@ struct RegionState {
     name: &'static str,
     ready: AtomicBool,
     writes: AtomicU64,
+    /// `db_role` in the `/ready` body (none: plain text, as a non-pm-api answers).
+    role: std::sync::Mutex<Option<&'static str>>,
+    /// `/ready` answers after this long (a busy region).
+    ready_delay_ms: AtomicU64,
 }
 
 struct FakeRegion {
@@ -51,15 +55,27 @@ impl FakeRegion {
             name,
             ready: AtomicBool::new(true),
             writes: AtomicU64::new(0),
+            role: std::sync::Mutex::new(None),
+            ready_delay_ms: AtomicU64::new(0),
         });
         let app = Router::new()
             .route(
                 "/ready",
                 get(|State(s): State<Arc<RegionState>>| async move {
-                    if s.ready.load(Ordering::SeqCst) {
-                        (StatusCode::OK, "ready")
+                    let delay = s.ready_delay_ms.load(Ordering::SeqCst);
+                    if delay > 0 {
+                        tokio::time::sleep(Duration::from_millis(delay)).await;
+                    }
+                    let role = *s.role.lock().unwrap();
+                    if !s.ready.load(Ordering::SeqCst) {
+                        (StatusCode::SERVICE_UNAVAILABLE, "not ready".to_string())
+                    } else if let Some(role) = role {
+                        (
+                            StatusCode::OK,
+                            serde_json::json!({"status": "ready", "db_role": role}).to_string(),
+                        )
                     } else {
-                        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+                        (StatusCode::OK, "ready".to_string())
                     }
                 }),
             )
@@ -98,6 +114,14 @@ impl FakeRegion {
 
     fn set_ready(&self, ready: bool) {
         self.state.ready.store(ready, Ordering::SeqCst);
+    }
+
+    fn set_role(&self, role: &'static str) {
+        *self.state.role.lock().unwrap() = Some(role);
+    }
+
+    fn set_ready_delay(&self, ms: u64) {
+        self.state.ready_delay_ms.store(ms, Ordering::SeqCst);
     }
 
     /// Stops the server; its port then refuses connections.
@@ -470,6 +494,82 @@ async fn both_unhealthy_fails_open_to_primary_and_dead_upstream_is_502() {
     assert!(state.metrics.regions[0].cumulative.errors_5xx >= 1);
 
     net.stop().await;
+}
+
+/// A writer (east) and its replica (west), as pm-api's `/ready` reports them.
+async fn writer_and_replica() -> (FakeRegion, FakeRegion) {
+    let (east, west) = regions().await;
+    east.set_role("writer");
+    west.set_role("replica");
+    (east, west)
+}
+
+#[tokio::test]
+async fn a_busy_writer_never_sends_traffic_to_the_replica() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut east, mut west) = writer_and_replica().await;
+    let net = Net::start(net_config(&east.url(), &west.url(), dir.path(), vec![])).await;
+    wait_until("west seen as a replica", Duration::from_secs(5), || async {
+        let st = net.admin.state().await.unwrap();
+        st.health[1].db_role.as_deref() == Some("replica")
+    })
+    .await;
+    let st = net.admin.state().await.unwrap();
+    assert!(
+        st.health[1].healthy,
+        "a replica answers: healthy, not writable"
+    );
+    assert!(st.health[0].healthy && st.routing_to == "east");
+    // Overload: east's /ready times out, then answers errors — unhealthy, but busy, not
+    // gone. Traffic stays on the writer.
+    east.set_ready_delay(700);
+    wait_until("east unhealthy", Duration::from_secs(10), || async {
+        !net.admin.state().await.unwrap().health[0].healthy
+    })
+    .await;
+    east.set_ready_delay(0);
+    east.set_ready(false);
+    tokio::time::sleep(Duration::from_millis(5 * INTERVAL_MS)).await;
+    let st = net.admin.state().await.unwrap();
+    assert!(!st.health[0].healthy, "{:?}", st.health[0]);
+    assert_eq!(st.routing_to, "east", "load moved traffic: {:?}", st.health);
+    assert_eq!(net.served_by().await, "east");
+    east.set_ready(true);
+    // A promoted west (the writer now) is a target like any writer.
+    west.set_role("writer");
+    east.set_ready(false);
+    wait_until(
+        "traffic to the new writer",
+        Duration::from_secs(5),
+        || async { net.served_by().await == "west" },
+    )
+    .await;
+    net.stop().await;
+    east.stop().await;
+    west.stop().await;
+}
+
+#[tokio::test]
+async fn a_dead_writer_api_still_moves_traffic_to_the_live_replica() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut east, mut west) = writer_and_replica().await;
+    let net = Net::start(net_config(&east.url(), &west.url(), dir.path(), vec![])).await;
+    assert_eq!(net.served_by().await, "east");
+    // Nothing listens at east any more (the API was killed): an outage, not load.
+    east.stop().await;
+    let took = wait_until("traffic to west", Duration::from_secs(5), || async {
+        net.served_by().await == "west"
+    })
+    .await;
+    assert!(
+        took >= Duration::from_millis(2 * INTERVAL_MS - 10),
+        "moved before failure_threshold checks: {took:?}"
+    );
+    let st = net.admin.state().await.unwrap();
+    assert!(st.health[0].unreachable_streak >= 3, "{:?}", st.health[0]);
+    assert_eq!(st.primary, "east", "routing, not the records, moved");
+    net.stop().await;
+    west.stop().await;
 }
 
 #[tokio::test]

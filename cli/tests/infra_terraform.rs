@@ -235,6 +235,7 @@ fn check(files: &Files) -> Vec<String> {
     check_databases(&resources, &bodies, &mut problems);
     check_proxies(&resources, &mut problems);
     check_api(&resources, &mut problems);
+    check_health_checks(&resources, &bodies, &mut problems);
     check_iam_names(&resources, &mut problems);
     check_providers(&resources, &bodies, &mut problems);
     check_contract(files, &bodies, &mut problems);
@@ -584,6 +585,47 @@ fn check_api(resources: &[Res], problems: &mut Vec<String>) {
                 ));
             }
             _ => {}
+        }
+    }
+}
+
+/// Route 53 health checks pass only for a region that can take writes: a string match on
+/// `/ready`'s `"db_role":"writer"` (issue 13: load must never move traffic to a replica).
+fn check_health_checks(
+    resources: &[Res],
+    bodies: &BTreeMap<&str, Body>,
+    problems: &mut Vec<String>,
+) {
+    for r in resources
+        .iter()
+        .filter(|r| r.kind == "resource" && r.rtype == "aws_route53_health_check")
+    {
+        let ty = attr(r.body, "type").and_then(literal_string);
+        if !matches!(ty.as_deref(), Some("HTTPS_STR_MATCH" | "HTTP_STR_MATCH")) {
+            problems.push(format!(
+                "{}: type must be HTTPS_STR_MATCH (a health check must pass only while the region can take writes)",
+                r.addr()
+            ));
+        }
+        // A literal, a local, or a variable's default.
+        let search = attr(r.body, "search_string").and_then(|e| {
+            resolve_string(e, r.dir, bodies).or_else(|| {
+                let text = expr_text(e);
+                let name = text.strip_prefix("var.")?.to_string();
+                bodies
+                    .iter()
+                    .filter(|(p, _)| dir_of(p) == r.dir)
+                    .flat_map(|(_, b)| blocks_named(b, "variable"))
+                    .find(|v| label(v, 0) == name)
+                    .and_then(|v| attr(v.body(), "default"))
+                    .and_then(literal_string)
+            })
+        });
+        if search.as_deref() != Some("\"db_role\":\"writer\"") {
+            problems.push(format!(
+                "{}: search_string must be \"db_role\":\"writer\" (found {search:?}): a replica region must fail its check",
+                r.addr()
+            ));
         }
     }
 }
@@ -2674,4 +2716,23 @@ fn edge_and_budget_are_global_resources() {
         "  scope       = \"REGIONAL\"\n",
     );
     assert_caught(&f, &["aws_wafv2_web_acl.edge", "scope must be CLOUDFRONT"]);
+}
+
+#[test]
+fn a_health_check_that_passes_for_a_replica_is_caught() {
+    let files = real_tree();
+    let plain = mutate(
+        &files,
+        "modules/routing/main.tf",
+        "type              = \"HTTPS_STR_MATCH\"",
+        "type              = \"HTTPS\"",
+    );
+    assert_caught(&plain, &["aws_route53_health_check", "HTTPS_STR_MATCH"]);
+    let any_role = mutate(
+        &files,
+        "modules/routing/variables.tf",
+        "default     = \"\\\"db_role\\\":\\\"writer\\\"\"",
+        "default     = \"ready\"",
+    );
+    assert_caught(&any_role, &["search_string", "db_role"]);
 }

@@ -13,7 +13,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Serve the API over HTTP.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply the pending database migrations and exit; refuses (exit 3) a migration that
     /// would break the running version (drops/renames a column or table).
     Migrate(pm_api::migrate::MigrateArgs),
@@ -45,6 +45,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!("migrations applied");
             Ok(())
         }
-        Cmd::Serve(a) => pm_api::server::serve(a).await,
+        Cmd::Serve(a) => pm_api::server::serve(*a).await,
     }
 }

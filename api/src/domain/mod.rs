@@ -7,6 +7,7 @@ pub mod allocation;
 pub mod calendar;
 pub mod daraja;
 pub mod idempotency;
+pub mod inbox;
 pub mod maintenance;
 pub mod money;
 pub mod mpesa_statement;

@@ -9,7 +9,8 @@
 //! stored or logged.
 
 use super::ApiRoute;
-use crate::domain::daraja::{C2bConfirmation, C2bValidation, StkEnvelope};
+use crate::domain::daraja::C2bValidation;
+use crate::domain::inbox::CallbackKind;
 use crate::error::{ApiError, Problem};
 use crate::extract::{is_json, parse_json, Path};
 use crate::service;
@@ -214,63 +215,80 @@ async fn c2b_validation(
     }))
 }
 
-/// C2B confirmation: records the payment (idempotent on the receipt), credited to the lease
-/// of the unit whose account number was typed, or to the suspense list.
+/// Any body: a callback is stored before it is read, so no body is refused (the shapes
+/// read are `C2bConfirmation` and `StkEnvelope`).
+pub struct RawCallback;
+
+crate::domain::schema::schema_of!(
+    RawCallback,
+    "RawCallback",
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::AnyValue)
+        .description(Some(
+            "Any body. It is stored raw, then read as `C2bConfirmation` (confirmation) or \
+             `StkEnvelope` (STK); a body that does not match is kept in quarantine."
+        ))
+        .into()
+);
+
+/// The raw body of a callback as Daraja sent it: stored first, read afterwards. Any body
+/// is accepted and acknowledged once stored; one that does not match the documented
+/// shape is quarantined (`GET /v1/callback-inbox?status=quarantined`), never refused, so
+/// M-Pesa never treats a payment it completed as failed.
+async fn store_callback(
+    st: &AppState,
+    kind: CallbackKind,
+    token: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<axum::Json<Ack>, CallbackError> {
+    service::inbox::receive(st, kind, token, is_json(headers), body)
+        .await
+        .map_err(|e| CallbackError::new(e, false))?;
+    Ok(axum::Json(ACCEPTED))
+}
+
+/// C2B confirmation: stored raw (durable — in both regions with a synchronous standby —
+/// before the answer), then recorded once per receipt: credited to the lease of the unit
+/// whose account number was typed, or to the suspense list. The answer means "stored".
+/// A body that cannot be read is kept in quarantine and still acknowledged; the same
+/// receipt again is a duplicate, or — another amount or account — an anomaly
+/// (`GET /v1/payment-anomalies`), never credited.
 #[utoipa::path(post, path = "/v1/callbacks/c2b/{token}/confirmation", operation_id = "c2bConfirmation", tag = "callbacks", security(()),
     params(("token" = String, Path, description = "the landlord's secret callback token")),
-    request_body = C2bConfirmation,
-    responses((status = 200, description = "recorded (or a duplicate, ignored)", body = Ack),
-        (status = 400, description = "invalid request; nothing was changed", body = CallbackProblem, content_type = "application/problem+json"),
+    request_body(content = RawCallback, description = "a Daraja C2B confirmation (schema `C2bConfirmation`); anything else is stored and quarantined"),
+    responses((status = 200, description = "stored (recorded, a duplicate, an anomaly, or quarantined)", body = Ack),
         (status = 403, description = "source outside the allowed networks", body = CallbackProblem, content_type = "application/problem+json"),
-        (status = 404, description = "unknown callback token", body = CallbackProblem, content_type = "application/problem+json"),
-        (status = 503, description = "database unavailable; retry", body = CallbackProblem, content_type = "application/problem+json")))]
+        (status = 404, description = "unknown callback token; nothing was stored", body = CallbackProblem, content_type = "application/problem+json"),
+        (status = 503, description = "database unavailable or the API over capacity; nothing was stored — retry", body = CallbackProblem, content_type = "application/problem+json",
+            headers(("Retry-After" = String, description = "seconds to wait before retrying")))))]
 async fn c2b_confirmation(
     State(st): State<AppState>,
     Path(token): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<axum::Json<Ack>, CallbackError> {
-    let (me, b): (String, C2bConfirmation) =
-        landlord_and_body(&st, &token, &headers, &body, false).await?;
-    service::callbacks::record_c2b(&st, &me, &b.payment())
-        .await
-        .map_err(|e| CallbackError::new(e, false))?;
-    Ok(axum::Json(ACCEPTED))
+    store_callback(&st, CallbackKind::C2bConfirmation, &token, &headers, &body).await
 }
 
-/// STK push result: a success is credited once to the lease the request was registered
-/// for (idempotent on CheckoutRequestID and the receipt); a failure is recorded only.
+/// STK push result: stored raw first (as a confirmation is), then a success is credited
+/// once to the lease the request was registered for (idempotent on CheckoutRequestID and
+/// the receipt) — unless it paid another amount than registered: then it waits in suspense
+/// and is listed as an anomaly. A failure is recorded only. An unreadable body is
+/// quarantined and still acknowledged.
 #[utoipa::path(post, path = "/v1/callbacks/stk/{token}", operation_id = "stkCallback", tag = "callbacks", security(()),
     params(("token" = String, Path, description = "the landlord's secret callback token")),
-    request_body = StkEnvelope,
-    responses((status = 200, description = "recorded (or a duplicate, ignored)", body = Ack),
-        (status = 400, description = "invalid request; nothing was changed", body = CallbackProblem, content_type = "application/problem+json"),
+    request_body(content = RawCallback, description = "a Daraja STK push result (schema `StkEnvelope`); anything else is stored and quarantined"),
+    responses((status = 200, description = "stored (recorded, a duplicate, an anomaly, or quarantined)", body = Ack),
         (status = 403, description = "source outside the allowed networks", body = CallbackProblem, content_type = "application/problem+json"),
-        (status = 404, description = "unknown callback token", body = CallbackProblem, content_type = "application/problem+json"),
-        (status = 422, description = "well-formed, but TransactionDate is not a real time; nothing was changed", body = CallbackProblem, content_type = "application/problem+json"),
-        (status = 503, description = "database unavailable; retry", body = CallbackProblem, content_type = "application/problem+json")))]
+        (status = 404, description = "unknown callback token; nothing was stored", body = CallbackProblem, content_type = "application/problem+json"),
+        (status = 503, description = "database unavailable or the API over capacity; nothing was stored — retry", body = CallbackProblem, content_type = "application/problem+json",
+            headers(("Retry-After" = String, description = "seconds to wait before retrying")))))]
 async fn stk_callback(
     State(st): State<AppState>,
     Path(token): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<axum::Json<Ack>, CallbackError> {
-    let e = |err| CallbackError::new(err, false);
-    let (me, env): (String, StkEnvelope) =
-        landlord_and_body(&st, &token, &headers, &body, false).await?;
-    let cb = env.body.stk_callback;
-    // Read everything before touching the database: a bad callback changes nothing.
-    let outcome = cb
-        .outcome(chrono::Utc::now())
-        .map_err(|(field, why, in_schema)| {
-            e(if in_schema {
-                ApiError::field(field, why)
-            } else {
-                ApiError::unprocessable_field(field, why)
-            })
-        })?;
-    service::callbacks::record_stk(&st, &me, &cb, outcome)
-        .await
-        .map_err(e)?;
-    Ok(axum::Json(ACCEPTED))
+    store_callback(&st, CallbackKind::Stk, &token, &headers, &body).await
 }

@@ -60,7 +60,8 @@ pub struct Ready {
 async fn ready(State(state): State<AppState>) -> Response {
     let region = state.settings.region.clone();
     let facts = async {
-        let mut c = state.db.acquire().await?;
+        // Its own pool, and no admission control: readiness never waits behind requests.
+        let mut c = state.health_db.acquire().await?;
         crate::store::health::db_facts(&mut c).await
     };
     match tokio::time::timeout(Duration::from_secs(1), facts).await {

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod callbacks;
 pub mod expenses;
 pub mod health;
+pub mod inbox;
 pub mod invoices;
 pub mod landlord;
 pub mod leases;
@@ -90,6 +91,7 @@ pub fn table(state: &AppState) -> Vec<ApiRoute> {
         reconciliations::routes(),
         audit::routes(),
         callbacks::routes(state),
+        inbox::routes(),
     ]
     .into_iter()
     .flatten()

@@ -92,9 +92,13 @@ impl Modify for BearerAuth {
         super::callbacks::c2b_validation,
         super::callbacks::c2b_confirmation,
         super::callbacks::stk_callback,
+        super::inbox::list,
+        super::inbox::show,
+        super::inbox::replay,
+        super::inbox::anomalies,
     ),
     components(
-        schemas(Problem, InvalidParam, crate::store::page::Limit, crate::store::page::Cursor, super::reconciliations::Flag, crate::domain::Day, crate::domain::Period),
+        schemas(Problem, InvalidParam, crate::domain::daraja::C2bConfirmation, crate::domain::daraja::StkEnvelope, crate::store::page::Limit, crate::store::page::Cursor, super::reconciliations::Flag, crate::domain::Day, crate::domain::Period),
         responses(doc::BadRequest, doc::Unauthorized, doc::NotFound, doc::Conflict, doc::Unprocessable, doc::Forbidden, doc::Unavailable)
     ),
     tags(

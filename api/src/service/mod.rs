@@ -4,6 +4,7 @@
 
 pub mod callbacks;
 pub mod data_rights;
+pub mod inbox;
 pub mod landlord;
 pub mod maintenance;
 pub mod payments;

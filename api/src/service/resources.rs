@@ -1,10 +1,12 @@
 //! Every resource with a show and a list: how it is keyed, filtered and read.
 
 use super::{uuid_key, Listed, Shown};
+use crate::domain::inbox::InboxStatus;
 use crate::domain::maintenance::{Priority, Status};
 use crate::domain::{CheckoutRequestId, PaymentStatus, Period};
 use crate::store::audit::{self, AuditEntry};
 use crate::store::expenses::{self, Category, Expense};
+use crate::store::inbox::{self, Anomaly, InboxEntry};
 use crate::store::maintenance::{self, MaintenanceRequest};
 use crate::store::page::{Page, PageBounds};
 use crate::store::payments::{self, Payment, StkRecord};
@@ -201,3 +203,21 @@ impl Shown for StkRecord {
         payments::get_stk(c, landlord, key.as_str()).await
     }
 }
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct InboxFilter {
+    /// `quarantined` = the callbacks that could not be read.
+    #[param(inline)]
+    pub status: Option<InboxStatus>,
+}
+
+shown_by_uuid!(InboxEntry, "callback", inbox::get);
+listed!(InboxEntry, InboxFilter, |c, l, f, p| inbox::list(
+    c, l, f.status, p.limit, p.before
+));
+
+listed!(Anomaly, NoFilter, |c, l, _f, p| inbox::list_anomalies(
+    c, l, p.limit, p.before
+));

@@ -67,18 +67,24 @@ pub async fn set_shortcode(
     Ok(())
 }
 
+/// The lookup prefix of a well-formed callback token (64 hex digits), else `None`.
+pub fn token_id(token: &str) -> Option<&str> {
+    (token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| &token[..TOKEN_ID_LEN])
+}
+
 /// The landlord owning a callback token. The prefix finds the row; the whole token is then
 /// compared in constant time, so response timing says nothing about how much matched.
 pub async fn by_callback_token(
     conn: &mut PgConnection,
     token: &str,
 ) -> Result<Option<String>, sqlx::Error> {
-    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+    let Some(id) = token_id(token) else {
         return Ok(None);
-    }
+    };
     let row: Option<(String, String)> =
         sqlx::query_as("SELECT id, callback_token FROM landlords WHERE callback_token_id = $1")
-            .bind(&token[..TOKEN_ID_LEN])
+            .bind(id)
             .fetch_optional(conn)
             .await?;
     Ok(row.and_then(|(id, stored)| {

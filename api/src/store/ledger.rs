@@ -12,10 +12,7 @@ use uuid::Uuid;
 /// picked up when the next invoice is generated. Locks the lease row so concurrent
 /// payments on one lease allocate one after the other.
 pub async fn settle_lease(c: &mut PgConnection, lease: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT 1 FROM leases WHERE id=$1 FOR UPDATE")
-        .bind(lease)
-        .execute(&mut *c)
-        .await?;
+    lock_lease(c, lease).await?;
     let payments: Vec<(Uuid, i64)> = sqlx::query_as(
         "SELECT p.id, (p.amount - COALESCE(SUM(a.amount), 0))::bigint AS left
          FROM payments p LEFT JOIN allocations a ON a.payment_id = p.id
@@ -63,6 +60,18 @@ pub async fn settle_lease(c: &mut PgConnection, lease: Uuid) -> Result<(), sqlx:
     Ok(())
 }
 
+/// Locks the lease row: payments to one lease are recorded and allocated one after the
+/// other. Take it *before* inserting a payment for the lease — the insert's foreign-key
+/// check takes a share lock on the lease, and two transactions each holding that share
+/// lock while waiting to lock the row deadlock.
+pub async fn lock_lease(c: &mut PgConnection, lease: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1 FROM leases WHERE id=$1 FOR UPDATE")
+        .bind(lease)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StatementEntry {
     pub date: NaiveDate,
@@ -92,6 +101,11 @@ pub struct LeaseStatement {
     /// `deposit`; not part of the rent balance).
     pub deposit: i64,
     pub deposit_paid: i64,
+    /// M-Pesa payments received (stored in the callback inbox) but not allocated yet: not
+    /// in `paid` or the balance until they are.
+    pub pending: Vec<super::inbox::PendingPayment>,
+    /// Their total, whole shillings.
+    pub pending_amount: i64,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -202,7 +216,11 @@ pub async fn lease_statement(
     .bind(lease.id)
     .fetch_one(&mut *c)
     .await?;
+    let pending = super::inbox::pending_for_lease(&mut *c, lease.id).await?;
+    let pending_amount = pending.iter().map(|p| p.amount).sum();
     Ok(LeaseStatement {
+        pending,
+        pending_amount,
         lease_id: lease.id,
         unit_id: lease.unit_id,
         unit_label,

@@ -57,6 +57,24 @@ pub async fn insert(
     landlord: &str,
     p: &NewPayment<'_>,
 ) -> Result<Option<Uuid>, sqlx::Error> {
+    if let Some(lease) = p.lease_id {
+        super::ledger::lock_lease(c, lease).await?;
+    }
+    let id = insert_unsettled(c, landlord, p).await?;
+    if let (Some(_), Some(lease)) = (&id, p.lease_id) {
+        super::ledger::settle_lease(c, lease).await?;
+    }
+    Ok(id)
+}
+
+/// [`insert`] without the allocation: the caller locks the lease first
+/// ([`super::ledger::lock_lease`]) and settles it afterwards (once per lease when it
+/// records several payments in one transaction).
+pub async fn insert_unsettled(
+    c: &mut PgConnection,
+    landlord: &str,
+    p: &NewPayment<'_>,
+) -> Result<Option<Uuid>, sqlx::Error> {
     let status = if p.lease_id.is_some() {
         PaymentStatus::Credited
     } else {
@@ -79,10 +97,22 @@ pub async fn insert(
     .bind(p.kind.as_str())
     .fetch_optional(&mut *c)
     .await?;
-    if let (Some(_), Some(lease)) = (&id, p.lease_id) {
-        super::ledger::settle_lease(c, lease).await?;
-    }
     Ok(id.map(|r| r.0))
+}
+
+/// The M-Pesa payment recorded under a receipt (any landlord: a receipt is unique across
+/// paybills): (landlord, id, amount, normalised account number).
+pub async fn mpesa_by_receipt(
+    c: &mut PgConnection,
+    receipt: &str,
+) -> Result<Option<(String, Uuid, i64, Option<String>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT landlord_id, id, amount, upper(btrim(bill_ref)) FROM payments
+         WHERE receipt = $1 AND method IN ('mpesa_c2b', 'mpesa_stk')",
+    )
+    .bind(receipt)
+    .fetch_optional(c)
+    .await
 }
 
 pub async fn get(
@@ -151,6 +181,7 @@ pub async fn match_to_lease(
         Some((s,)) if s != "unmatched" => return Ok(MatchOutcome::NotUnmatched),
         _ => {}
     }
+    super::ledger::lock_lease(c, lease).await?;
     sqlx::query(
         "UPDATE payments SET lease_id=$2, status='credited', kind=COALESCE($3, kind) WHERE id=$1",
     )
@@ -176,13 +207,10 @@ pub async fn record_c2b(
     paid_at: DateTime<Utc>,
 ) -> Result<Option<(Uuid, bool)>, sqlx::Error> {
     let lease = match bill_ref {
-        Some(r) => match super::rentals::unit_by_account_ref(&mut *c, landlord, r).await? {
-            Some(unit) => {
-                let day = paid_at.with_timezone(&crate::domain::eat()).date_naive();
-                super::rentals::lease_of_unit_on(&mut *c, unit, day).await?
-            }
-            None => None,
-        },
+        Some(r) => {
+            let day = paid_at.with_timezone(&crate::domain::eat()).date_naive();
+            super::rentals::lease_for_account_on(&mut *c, landlord, r, day).await?
+        }
         None => None,
     };
     let id = insert(
@@ -339,7 +367,12 @@ pub async fn register_stk(
 
 pub struct StkState {
     pub lease_id: Option<Uuid>,
+    /// The amount registered with the push (what the tenant was asked to pay).
+    pub amount: Option<i64>,
     pub completed: bool,
+    pub result_code: Option<i32>,
+    pub receipt: Option<String>,
+    pub payment_id: Option<Uuid>,
 }
 
 /// Locks (creating if unknown) the STK request row of a callback; duplicates serialise here.
@@ -355,17 +388,32 @@ pub async fn lock_stk(
     .bind(landlord)
     .execute(&mut *c)
     .await?;
-    let r: Option<(Option<Uuid>, Option<DateTime<Utc>>)> = sqlx::query_as(
-        "SELECT lease_id, completed_at FROM stk_requests WHERE checkout_request_id=$1 AND landlord_id=$2 FOR UPDATE",
+    #[allow(clippy::type_complexity)]
+    let r: Option<(
+        Option<Uuid>,
+        Option<i64>,
+        Option<DateTime<Utc>>,
+        Option<i32>,
+        Option<String>,
+        Option<Uuid>,
+    )> = sqlx::query_as(
+        "SELECT lease_id, amount, completed_at, result_code, receipt, payment_id FROM stk_requests
+         WHERE checkout_request_id=$1 AND landlord_id=$2 FOR UPDATE",
     )
     .bind(checkout_request_id)
     .bind(landlord)
     .fetch_optional(c)
     .await?;
-    Ok(r.map(|(lease_id, done)| StkState {
-        lease_id,
-        completed: done.is_some(),
-    }))
+    Ok(r.map(
+        |(lease_id, amount, done, result_code, receipt, payment_id)| StkState {
+            lease_id,
+            amount,
+            completed: done.is_some(),
+            result_code,
+            receipt,
+            payment_id,
+        },
+    ))
 }
 
 pub async fn complete_stk(

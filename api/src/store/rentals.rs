@@ -388,6 +388,28 @@ pub async fn leases_of_tenant(
 
 /// The lease of a unit in force on `day` (the latest-starting one if several overlap
 /// that day, which the exclusion constraint prevents anyway).
+/// The lease an M-Pesa account number pays on `day`: the unit whose account number it is
+/// (trimmed, case-insensitive), then that unit's lease in force that day (else its latest
+/// lease started by then). One query.
+pub async fn lease_for_account_on(
+    c: &mut PgConnection,
+    landlord: &str,
+    bill_ref: &str,
+    day: NaiveDate,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    let r: Option<(Uuid,)> = sqlx::query_as(
+        "SELECT l.id FROM units u JOIN leases l ON l.unit_id = u.id
+         WHERE u.landlord_id=$1 AND u.account_ref_norm = upper(btrim($2)) AND l.start_date <= $3
+         ORDER BY (l.end_date IS NULL OR l.end_date >= $3) DESC, l.start_date DESC LIMIT 1",
+    )
+    .bind(landlord)
+    .bind(bill_ref)
+    .bind(day)
+    .fetch_optional(c)
+    .await?;
+    Ok(r.map(|r| r.0))
+}
+
 pub async fn lease_of_unit_on(
     c: &mut PgConnection,
     unit: Uuid,

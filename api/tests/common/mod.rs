@@ -280,6 +280,15 @@ impl TestApp {
     }
 
     /// Counts of every table: to prove a failed request changed nothing.
+    /// The reason the newest quarantined callback of `who` is quarantined.
+    pub async fn quarantine_reason(&self, who: &str) -> String {
+        let (s, v) = self
+            .get(who, "/v1/callback-inbox?status=quarantined&limit=1")
+            .await;
+        assert_eq!(s, 200, "{v}");
+        v["items"][0]["error"].as_str().unwrap_or("").to_string()
+    }
+
     pub async fn snapshot(&self) -> Value {
         self.db().await.table_counts().await
     }

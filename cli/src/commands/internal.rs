@@ -23,7 +23,7 @@ pub enum InternalCmd {
 
 #[derive(Subcommand)]
 pub enum ApiCmd {
-    Serve(pm_api::server::ServeArgs),
+    Serve(Box<pm_api::server::ServeArgs>),
     /// Same as `pm-api migrate` (the deploy's migrate step runs the artifact's).
     Migrate(pm_api::migrate::MigrateArgs),
 }
@@ -49,7 +49,7 @@ pub fn run(cmd: InternalCmd) -> CliResult {
         }
         InternalCmd::Api {
             cmd: ApiCmd::Serve(args),
-        } => rt.block_on(pm_api::server::serve(args))?,
+        } => rt.block_on(pm_api::server::serve(*args))?,
         InternalCmd::Api {
             cmd: ApiCmd::Migrate(args),
         } => return Ok(rt.block_on(pm_api::migrate::command(args))?),

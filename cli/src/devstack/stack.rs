@@ -655,6 +655,15 @@ impl Stack {
     }
 }
 
+/// Settings of `pm-api serve` passed through from pmctl's environment to the dev stack's
+/// APIs (e.g. `PM_ALLOCATION=deferred pmctl dev up`).
+pub(crate) const API_TUNING: &[&str] = &[
+    "PM_ALLOCATION",
+    "PM_MAX_IN_FLIGHT",
+    "PM_MAX_QUEUE",
+    "PM_QUEUE_TIMEOUT_MS",
+];
+
 /// The API server program: pmctl itself (`pmctl internal api serve …` runs the same server
 /// code as `pm-api serve`, so the API always matches this pmctl's version), or the binary
 /// named by `PMCTL_PM_API` (e.g. a separately built `pm-api`).

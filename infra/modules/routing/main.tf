@@ -1,5 +1,9 @@
 # Route 53 failover for the shared API name: PRIMARY -> region 1, SECONDARY -> region 2,
-# each gated by a health check on that region's own /ready. pmctl flips the roles with
+# each gated by a health check on that region's own /ready that passes only while the
+# region can take writes: /ready's body must say "db_role":"writer" (a replica or a
+# fenced writer answers "replica"). So a slow writer never sends traffic to the replica
+# (both unhealthy -> Route 53 answers PRIMARY); after a failover the promoted region
+# passes and takes the traffic. pmctl flips the roles with
 # UPSERTs on these same record sets (same name, type and set identifiers, swapped
 # failover types).
 
@@ -13,8 +17,9 @@ resource "aws_route53_health_check" "region" {
 
   fqdn              = each.value.regional_domain
   port              = 443
-  type              = "HTTPS"
+  type              = "HTTPS_STR_MATCH"
   resource_path     = var.health_check_path
+  search_string     = var.health_check_search_string
   enable_sni        = true
   failure_threshold = var.failure_threshold
   request_interval  = var.request_interval

@@ -34,6 +34,12 @@ variable "health_check_path" {
   default     = "/ready"
 }
 
+variable "health_check_search_string" {
+  description = "Text the health-check answer must contain (Route 53 HTTPS_STR_MATCH, first 5 120 bytes): only a region whose database takes writes passes, so load never moves traffic to a replica."
+  type        = string
+  default     = "\"db_role\":\"writer\""
+}
+
 variable "failure_threshold" {
   description = "Consecutive failed probes before Route 53 marks a region unhealthy."
   type        = number

@@ -1,4 +1,11 @@
 //! Health checks: one loop per region, Route 53 style thresholds.
+//!
+//! A check passes when `/ready` answers 200; it also records the `db_role` the answer
+//! names. Routing (`FrontDoor::route_index`) uses both to tell dead from busy: a SECONDARY
+//! whose database is a replica becomes a traffic target only when nothing listens at
+//! PRIMARY any more (`unreachable_streak` ≥ `failure_threshold`: the API is gone), never
+//! because PRIMARY is slow or erroring — so load on the writer never moves traffic to the
+//! replica. A body without `db_role` (not a pm-api) counts as writable.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +31,12 @@ pub struct HealthSnapshot {
     pub last_error: Option<String>,
     /// When `healthy` last flipped.
     pub last_change: Option<DateTime<Utc>>,
+    /// `db_role` of the last 200 answer (`writer` / `replica`), when it said.
+    #[serde(default)]
+    pub db_role: Option<String>,
+    /// Consecutive checks that found nothing listening (the API is gone, not busy).
+    #[serde(default)]
+    pub unreachable_streak: u32,
 }
 
 #[derive(Default)]
@@ -35,6 +48,8 @@ pub(super) struct HealthState {
     last_check: Option<DateTime<Utc>>,
     last_error: Option<String>,
     last_change: Option<DateTime<Utc>>,
+    db_role: Option<String>,
+    unreachable_streak: u32,
 }
 
 impl HealthState {
@@ -45,7 +60,30 @@ impl HealthState {
             ..HealthState::default()
         }
     }
+
+    /// Unhealthy because nothing answers at all (not because it is slow or erroring).
+    pub(super) fn dead(&self, failure_threshold: u32) -> bool {
+        !self.healthy && self.unreachable_streak >= failure_threshold
+    }
+
+    /// Whether the region can take writes, as its last answer said (a replica or a fenced
+    /// writer answers `db_role: replica`).
+    pub(super) fn writable(&self) -> bool {
+        self.db_role.as_deref() != Some("replica")
+    }
 }
+
+/// Why a check failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Failure {
+    /// Nothing listens: the API process is gone.
+    Unreachable,
+    /// Timed out, or answered another status: slow or unwell, not gone.
+    Other,
+}
+
+/// A check's result: the role a 200 answer reported, or why it failed.
+pub(super) type CheckResult = Result<Option<String>, (Failure, String)>;
 
 impl FrontDoor {
     pub fn health(&self) -> Vec<HealthSnapshot> {
@@ -62,6 +100,8 @@ impl FrontDoor {
                     last_check: h.last_check,
                     last_error: h.last_error.clone(),
                     last_change: h.last_change,
+                    db_role: h.db_role.clone(),
+                    unreachable_streak: h.unreachable_streak,
                 }
             })
             .collect()
@@ -87,33 +127,48 @@ impl FrontDoor {
         }
     }
 
-    async fn check(&self, index: usize) -> Result<(), String> {
+    async fn check(&self, index: usize) -> CheckResult {
         let url = format!("{}{}", self.health_upstream(index), self.health.path);
         let req = Request::get(url)
             .body(Body::empty())
-            .map_err(|e| format!("bad health-check request: {e}"))?;
+            .map_err(|e| (Failure::Other, format!("bad health-check request: {e}")))?;
         let timeout = Duration::from_millis(self.health.timeout_ms);
         let outcome = tokio::time::timeout(timeout, async {
-            let resp = self
-                .checker
-                .request(req)
-                .await
-                .map_err(|e| error_chain(&e))?;
+            let resp = self.checker.request(req).await.map_err(|e| {
+                let kind = if e.is_connect() {
+                    Failure::Unreachable
+                } else {
+                    Failure::Other
+                };
+                (kind, error_chain(&e))
+            })?;
             let status = resp.status();
-            // Drain the body so the check measures a complete answer.
-            let _ = http_body_util::BodyExt::collect(resp.into_body()).await;
-            Ok::<_, String>(status)
+            // Read the whole answer: the check measures a complete response, and the
+            // body says whether the region can take writes. At most 64 KiB.
+            let body = http_body_util::Limited::new(resp.into_body(), 64 * 1024);
+            let bytes = http_body_util::BodyExt::collect(body)
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            Ok::<_, (Failure, String)>((status, bytes))
         })
         .await;
         match outcome {
-            Ok(Ok(StatusCode::OK)) => Ok(()),
-            Ok(Ok(status)) => Err(format!("HTTP {status}")),
+            Ok(Ok((StatusCode::OK, body))) => {
+                Ok(serde_json::from_slice::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v.get("db_role")?.as_str().map(String::from)))
+            }
+            Ok(Ok((status, _))) => Err((Failure::Other, format!("HTTP {status}"))),
             Ok(Err(err)) => Err(err),
-            Err(_) => Err(format!("timed out after {} ms", timeout.as_millis())),
+            Err(_) => Err((
+                Failure::Other,
+                format!("timed out after {} ms", timeout.as_millis()),
+            )),
         }
     }
 
-    fn apply_check(&self, index: usize, result: Result<(), String>) {
+    pub(super) fn apply_check(&self, index: usize, result: CheckResult) {
         let region = &self.regions[index];
         let routed_before = self.route_index();
         let flipped = {
@@ -121,8 +176,13 @@ impl FrontDoor {
             h.checks += 1;
             h.last_check = Some(Utc::now());
             let was = h.healthy;
+            h.unreachable_streak = match &result {
+                Err((Failure::Unreachable, _)) => h.unreachable_streak.saturating_add(1),
+                _ => 0,
+            };
             match result {
-                Ok(()) => {
+                Ok(role) => {
+                    h.db_role = role;
                     h.consecutive_ok = h.consecutive_ok.saturating_add(1);
                     h.consecutive_fail = 0;
                     h.last_error = None;
@@ -130,7 +190,7 @@ impl FrontDoor {
                         h.healthy = true;
                     }
                 }
-                Err(err) => {
+                Err((_, err)) => {
                     h.consecutive_fail = h.consecutive_fail.saturating_add(1);
                     h.consecutive_ok = 0;
                     h.last_error = Some(err);

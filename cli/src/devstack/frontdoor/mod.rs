@@ -10,6 +10,9 @@
 //!   **starts healthy** (so a freshly started front door routes to PRIMARY at once).
 //! * **Routing**, per request: PRIMARY if healthy, else SECONDARY if healthy, else PRIMARY
 //!   (fail open when both are unhealthy). No retry on the other region: DNS does not retry.
+//!   Dead differs from busy: a SECONDARY whose `/ready` says `db_role: replica` gets the
+//!   traffic only when nothing listens at PRIMARY (an outage), never because PRIMARY is
+//!   slow or erroring (load).
 //! * **Forwarding**: method, path, query, headers (hop-by-hop headers stripped both ways,
 //!   `X-Forwarded-For`/`-Host`/`-Proto` added) and body are streamed to the upstream; the
 //!   response gets `x-pm-region: <region>`. Connect errors → 502, no response headers within
@@ -195,16 +198,24 @@ impl FrontDoor {
         lock(&self.regions[index].health).healthy
     }
 
-    /// Route 53 failover: PRIMARY if healthy, else SECONDARY if healthy, else PRIMARY.
-    fn route_index(&self) -> usize {
+    /// Route 53 failover — PRIMARY if healthy, else SECONDARY if healthy, else PRIMARY —
+    /// telling dead from busy: a SECONDARY whose database is a replica is a target only
+    /// when nothing listens at PRIMARY any more (an outage: reads served there, writes
+    /// answered 503 naming the writer until a failover). A PRIMARY that is only slow or
+    /// erroring (load) keeps the traffic, so load never moves it to the replica.
+    pub(super) fn route_index(&self) -> usize {
         let primary = self.primary.load(Ordering::SeqCst);
         if self.is_healthy(primary) {
             return primary;
         }
-        match (0..self.regions.len()).find(|&i| i != primary && self.is_healthy(i)) {
-            Some(secondary) => secondary,
-            None => primary,
-        }
+        let dead = lock(&self.regions[primary].health).dead(self.health.failure_threshold);
+        (0..self.regions.len())
+            .filter(|&i| i != primary)
+            .find(|&i| {
+                let h = lock(&self.regions[i].health);
+                h.healthy && (h.writable() || dead)
+            })
+            .unwrap_or(primary)
     }
 
     /// The region new requests go to now.
