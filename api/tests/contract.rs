@@ -127,8 +127,11 @@ async fn schemathesis_finds_no_contract_violation() {
             "20",
             "--max-time",
             "170",
+            // One worker: with two threads, CPython 3.11's ast.parse (called by hypothesis
+            // to describe lambdas) can fail with "AST constructor recursion depth
+            // mismatch" — a tool error reported as a runtime error, not a finding.
             "--workers",
-            "2",
+            "1",
         ])
         .args(["--seed", "16", "--generation-database", "none"])
         .args(["--request-timeout", "10", "--no-color"])

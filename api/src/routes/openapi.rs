@@ -137,6 +137,14 @@ async fn openapi_json() -> axum::Json<&'static Value> {
 /// Adds what utoipa cannot derive: cross-field rules the server enforces, and links
 /// (which operation reads what another created, for clients and stateful testing).
 fn refine(doc: &mut Value) {
+    // Callbacks store whatever arrives — an empty body too, quarantined — and answer 200:
+    // M-Pesa must never see a failure for money that has moved. So the body is optional.
+    for path in [
+        "/v1/callbacks/c2b/{token}/confirmation",
+        "/v1/callbacks/stk/{token}",
+    ] {
+        doc["paths"][path]["post"]["requestBody"]["required"] = json!(false);
+    }
     let schemas = &mut doc["components"]["schemas"];
     // PATCH maintenance request: something to change; `cost` only when resolving;
     // `resolved_on` only with a cost.
