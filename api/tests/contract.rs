@@ -55,6 +55,16 @@ async fn schemathesis_finds_no_contract_violation() {
         )
         .await;
     assert_eq!(s, 200);
+    // An unreadable confirmation: stored, quarantined — its id for the inbox operations.
+    let (s, _) = app
+        .post_raw(
+            &format!("/v1/callbacks/c2b/{cb}/confirmation"),
+            "{unreadable",
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, q) = app.get(me, "/v1/callback-inbox?status=quarantined").await;
+    let quarantined = q["items"][0]["id"].as_str().unwrap().to_string();
     let (_, susp) = app.get(me, "/v1/payments?status=unmatched").await;
     let payment = susp["items"][0]["id"].as_str().unwrap().to_string();
     let (s, _) = app
@@ -90,6 +100,8 @@ async fn schemathesis_finds_no_contract_violation() {
         ("getPayment", payment.clone()),
         ("matchPayment", payment.clone()),
         ("getStkRequest", "ws_CO_contract".to_string()),
+        ("getCallback", quarantined.clone()),
+        ("replayCallback", quarantined.clone()),
         (
             "getMaintenanceRequest",
             m["id"].as_str().unwrap().to_string(),

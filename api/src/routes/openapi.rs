@@ -137,14 +137,6 @@ async fn openapi_json() -> axum::Json<&'static Value> {
 /// Adds what utoipa cannot derive: cross-field rules the server enforces, and links
 /// (which operation reads what another created, for clients and stateful testing).
 fn refine(doc: &mut Value) {
-    // Callbacks store whatever arrives — an empty body too, quarantined — and answer 200:
-    // M-Pesa must never see a failure for money that has moved. So the body is optional.
-    for path in [
-        "/v1/callbacks/c2b/{token}/confirmation",
-        "/v1/callbacks/stk/{token}",
-    ] {
-        doc["paths"][path]["post"]["requestBody"]["required"] = json!(false);
-    }
     let schemas = &mut doc["components"]["schemas"];
     // PATCH maintenance request: something to change; `cost` only when resolving;
     // `resolved_on` only with a cost.
@@ -192,6 +184,19 @@ fn refine(doc: &mut Value) {
             ]})
         ),
     ]);
+
+    // Callbacks that move money are stored before they are read: any body of any media
+    // type, or none, is accepted (and quarantined when it is not the documented shape).
+    for path in [
+        "/v1/callbacks/c2b/{token}/confirmation",
+        "/v1/callbacks/stk/{token}",
+    ] {
+        let body = &mut doc["paths"][path]["post"]["requestBody"];
+        if let Some(media) = body["content"]["application/json"].take().as_object() {
+            body["content"] = json!({"*/*": media});
+        }
+        body["required"] = json!(false);
+    }
 
     // Links: what a create answers is read back by id.
     let links: &[(&str, &str, &str, &str, &str)] = &[

@@ -38,6 +38,20 @@ impl Readback for LocalProvider {
         let mut c = sqlx::PgConnection::connect(&st.db_url(&region))
             .await
             .map_err(err)?;
+        // An acknowledged callback is stored first and allocated after (at once, or by
+        // the writer's inbox worker): give allocation a bounded moment to finish, so what
+        // is read back is the payment, not only its stored callback.
+        for _ in 0..100 {
+            let pending: Option<i64> =
+                sqlx::query_scalar("SELECT count(*) FROM callback_inbox WHERE status = 'pending'")
+                    .fetch_one(&mut c)
+                    .await
+                    .ok();
+            if pending.unwrap_or(0) == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let have: Vec<String> =
             sqlx::query_scalar("SELECT receipt FROM payments WHERE receipt = ANY($1)")
                 .bind(&acked.receipts)
