@@ -231,10 +231,21 @@ fn the_rpo_counter_sees_a_loss_with_async_replication() {
         .as_u64()
         .expect("RPO verified");
     assert!(lost > 0, "the counter saw no loss: {}", d.report);
+    // What is lost was acknowledged between the cut and the writer's death. The kill is
+    // marked once it has taken effect, which on a loaded machine can be seconds after 6 s:
+    // the bound is that marker (plus one response in flight), not the schedule.
+    let killed_at = d.report["markers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "fault" && m["detail"].as_str().unwrap().starts_with("kill-db"))
+        .and_then(|m| m["t_ms"].as_f64())
+        .expect("the kill is marked");
     let window = &d.report["lost_window_ms"];
     assert!(
-        window[0].as_f64().unwrap() >= 1500.0 && window[1].as_f64().unwrap() <= 7000.0,
-        "lost writes outside the cut window: {window}"
+        window[0].as_f64().unwrap() >= 1500.0 && window[1].as_f64().unwrap() <= killed_at + 1000.0,
+        "lost writes outside the cut window (kill took effect at {killed_at} ms): {window}\nmarkers: {}",
+        d.report["markers"]
     );
     let rpo = d.report["objectives"]
         .as_array()
