@@ -193,8 +193,7 @@ async fn finds_missing_extra_and_mismatched_payments_and_applies_once() {
     assert_eq!(app.snapshot().await, after);
 
     // The payer's number and name never reach a response or the logs.
-    let logs = app.logs();
-    assert!(logs.contains("statement reconciled"), "{logs}");
+    let logs = app.logs_containing(&["statement reconciled"]).await;
     for secret in ["254799887766", "MUTUA", "254711223344", "WAMBUI"] {
         assert!(!logs.contains(secret), "log leaks {secret}");
         assert!(!v.to_string().contains(secret), "response leaks {secret}");

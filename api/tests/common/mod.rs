@@ -164,6 +164,23 @@ impl TestApp {
         self.logs.lock().unwrap().clone()
     }
 
+    /// The logs once they contain every one of `lines`: the server writes a request's log
+    /// line after the response has gone out, and its output reaches us through a pipe.
+    pub async fn logs_containing(&self, lines: &[&str]) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let logs = self.logs();
+            if lines.iter().all(|l| logs.contains(l)) {
+                return logs;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the logs never showed {lines:?}:\n{logs}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
