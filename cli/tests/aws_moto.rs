@@ -936,7 +936,7 @@ async fn alias_versions_and_weights_follow_publish_and_update() {
         .await
         .unwrap();
     let v2 = lambda
-        .publish_version("us-east-2", FUNCTION, "pmctl test deploy")
+        .publish_version("us-east-2", FUNCTION, "pmctl test deploy", None)
         .await
         .unwrap();
     assert_eq!(v2, "2");

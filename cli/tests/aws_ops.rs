@@ -83,8 +83,8 @@ async fn import_writes_the_section_and_status_reads_the_environment() {
     assert_eq!(t["regions"][1]["db_role"], "replica");
     assert_eq!(t["regions"][1]["streaming"], true);
     assert_eq!(t["regions"][1]["lag_ms"], 200);
-    assert_eq!(t["regions"][0]["api_version"], "1");
-    assert_eq!(t["regions"][1]["api_version"], "1");
+    assert_eq!(t["regions"][0]["api_version"], "lambda-1");
+    assert_eq!(t["regions"][1]["api_version"], "lambda-1");
     assert_eq!(t["dns"]["primary"], "us-east-1");
     assert_eq!(t["dns"]["routing_to"], "us-east-1");
     assert_eq!(t["alarms"], serde_json::json!([]));

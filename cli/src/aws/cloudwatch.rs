@@ -1,5 +1,5 @@
-//! CloudWatch: the global database's replication lag (GetMetricData) and the alarms in
-//! ALARM (DescribeAlarms), per region.
+//! CloudWatch: the global database's replication lag and a Lambda version's invocations
+//! and errors (GetMetricData), and the alarms in ALARM (DescribeAlarms), per region.
 
 use aws_sdk_cloudwatch::types::{
     Dimension, Metric, MetricDataQuery, MetricStat, ScanBy, StateValue,
@@ -17,6 +17,20 @@ pub const RPO_LAG_METRIC: &str = "AuroraGlobalDBRPOLag";
 /// How far behind the secondary applies the primary's changes.
 pub const REPLICATION_LAG_METRIC: &str = "AuroraGlobalDBReplicationLag";
 pub const RDS_NAMESPACE: &str = "AWS/RDS";
+pub const LAMBDA_NAMESPACE: &str = "AWS/Lambda";
+
+/// What one version of a function answered (a deploy's canary).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct VersionCounts {
+    pub invocations: u64,
+    pub errors: u64,
+}
+
+/// The start of `t`'s clock minute (CloudWatch's 1-minute buckets).
+fn minute_floor(t: DateTime<Utc>) -> DateTime<Utc> {
+    let s = t.timestamp();
+    DateTime::from_timestamp(s - s.rem_euclid(60), 0).unwrap_or(t)
+}
 
 /// The newest datapoint of one metric (milliseconds, as Aurora reports both lags).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -169,6 +183,75 @@ impl CloudWatch {
             region: region.to_string(),
             rpo_lag: newest("rpo"),
             replication_lag: newest("replication"),
+        })
+    }
+
+    /// Invocations and errors of `version` of `function` invoked through `alias` since
+    /// `since` (Lambda's per-executed-version metrics, 1-minute sums; the minute `since`
+    /// falls in counts whole, which can only make the canary look worse).
+    pub async fn version_counts(
+        &self,
+        region: &str,
+        function: &str,
+        alias: &str,
+        version: &str,
+        since: DateTime<Utc>,
+    ) -> Result<VersionCounts, AwsError> {
+        const OP: &str = "GetMetricData";
+        let client = client_for(&self.clients, OP, region)?;
+        let dims = [
+            ("FunctionName", function.to_string()),
+            ("Resource", format!("{function}:{alias}")),
+            ("ExecutedVersion", version.to_string()),
+        ];
+        let query = |id: &str, metric: &str| {
+            let mut m = Metric::builder()
+                .namespace(LAMBDA_NAMESPACE)
+                .metric_name(metric);
+            for (k, v) in &dims {
+                m = m.dimensions(Dimension::builder().name(*k).value(v).build());
+            }
+            MetricDataQuery::builder()
+                .id(id)
+                .metric_stat(
+                    MetricStat::builder()
+                        .metric(m.build())
+                        .period(60)
+                        .stat("Sum")
+                        .build(),
+                )
+                .return_data(true)
+                .build()
+        };
+        let start = minute_floor(since);
+        let end = minute_floor(Utc::now()) + chrono::Duration::seconds(60);
+        let out = client
+            .get_metric_data()
+            .metric_data_queries(query("invocations", "Invocations"))
+            .metric_data_queries(query("errors", "Errors"))
+            .start_time(aws_smithy_types::DateTime::from_secs(start.timestamp()))
+            .end_time(aws_smithy_types::DateTime::from_secs(end.timestamp()))
+            .send()
+            .await
+            .map_err(|e| {
+                AwsError::from_sdk(
+                    OP,
+                    format!("metrics of {function}:{alias} version {version} in {region}"),
+                    e,
+                )
+            })?;
+        let sum = |id: &str| -> u64 {
+            out.metric_data_results()
+                .iter()
+                .filter(|r| r.id() == Some(id))
+                .flat_map(|r| r.values())
+                .sum::<f64>()
+                .max(0.0)
+                .round() as u64
+        };
+        Ok(VersionCounts {
+            invocations: sum("invocations"),
+            errors: sum("errors"),
         })
     }
 

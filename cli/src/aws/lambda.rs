@@ -1,5 +1,5 @@
-//! Lambda: which version(s) an alias serves, with what weights; publishing a version and
-//! moving the alias (deploys); reserved concurrency (0 fences a region's API).
+//! Lambda: which version(s) an alias serves, with what weights; uploading code, publishing
+//! a version and moving the alias (deploys); reserved concurrency (0 fences a region's API).
 
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -26,6 +26,18 @@ impl AliasVersions {
             .chain(self.additional_weights.iter().map(|(v, w)| (v.clone(), *w)))
             .collect()
     }
+}
+
+/// A published version (or `$LATEST`) of a function.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VersionInfo {
+    pub version: String,
+    pub description: String,
+    /// Base64 SHA-256 of the deployment package, as Lambda reports it.
+    pub code_sha256: String,
+    /// `$LATEST` after an upload: `InProgress`, `Successful` or `Failed`.
+    pub update_status: Option<String>,
+    pub update_reason: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -140,12 +152,15 @@ impl Functions {
         ))
     }
 
-    /// Publishes `$LATEST` as a new version and returns its number.
+    /// Publishes `$LATEST` as a new version and returns its number. With `code_sha256`
+    /// (base64, as Lambda reports it) Lambda refuses when `$LATEST` holds other code — an
+    /// upload by someone else between ours and this call.
     pub async fn publish_version(
         &self,
         region: &str,
         function: &str,
         description: &str,
+        code_sha256: Option<&str>,
     ) -> Result<String, AwsError> {
         const OP: &str = "PublishVersion";
         let resource = format!("function {function} in {region}");
@@ -153,12 +168,106 @@ impl Functions {
             .publish_version()
             .function_name(function)
             .description(description)
+            .set_code_sha256(code_sha256.map(str::to_string))
             .send()
             .await
             .map_err(|e| AwsError::from_sdk(OP, resource.clone(), e))?;
         out.version()
             .map(str::to_string)
             .ok_or_else(|| AwsError::missing(OP, resource, "no version in the answer"))
+    }
+
+    /// Uploads `zip` as the function's `$LATEST` code (not published: no alias serves
+    /// `$LATEST`, so no request runs it).
+    pub async fn update_code(
+        &self,
+        region: &str,
+        function: &str,
+        zip: Vec<u8>,
+    ) -> Result<VersionInfo, AwsError> {
+        const OP: &str = "UpdateFunctionCode";
+        let out = client_for(&self.clients, OP, region)?
+            .update_function_code()
+            .function_name(function)
+            .zip_file(zip.into())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk(OP, format!("function {function} in {region}"), e))?;
+        Ok(VersionInfo {
+            version: out.version().unwrap_or("$LATEST").to_string(),
+            description: out.description().unwrap_or_default().to_string(),
+            code_sha256: out.code_sha256().unwrap_or_default().to_string(),
+            update_status: out.last_update_status().map(|s| s.as_str().to_string()),
+            update_reason: out.last_update_status_reason().map(str::to_string),
+        })
+    }
+
+    /// One version's (or `$LATEST`'s) configuration.
+    pub async fn version(
+        &self,
+        region: &str,
+        function: &str,
+        qualifier: &str,
+    ) -> Result<VersionInfo, AwsError> {
+        const OP: &str = "GetFunctionConfiguration";
+        let out = client_for(&self.clients, OP, region)?
+            .get_function_configuration()
+            .function_name(function)
+            .qualifier(qualifier)
+            .send()
+            .await
+            .map_err(|e| {
+                AwsError::from_sdk(
+                    OP,
+                    format!("function {function}:{qualifier} in {region}"),
+                    e,
+                )
+            })?;
+        Ok(VersionInfo {
+            version: out.version().unwrap_or(qualifier).to_string(),
+            description: out.description().unwrap_or_default().to_string(),
+            code_sha256: out.code_sha256().unwrap_or_default().to_string(),
+            update_status: out.last_update_status().map(|s| s.as_str().to_string()),
+            update_reason: out.last_update_status_reason().map(str::to_string),
+        })
+    }
+
+    /// Every published version of the function (not `$LATEST`), oldest first.
+    pub async fn versions(
+        &self,
+        region: &str,
+        function: &str,
+    ) -> Result<Vec<VersionInfo>, AwsError> {
+        const OP: &str = "ListVersionsByFunction";
+        let mut pages = client_for(&self.clients, OP, region)?
+            .list_versions_by_function()
+            .function_name(function)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| {
+                AwsError::from_sdk(
+                    OP,
+                    format!("versions of function {function} in {region}"),
+                    e,
+                )
+            })?;
+            for v in page.versions() {
+                let Some(version) = v.version().filter(|v| *v != "$LATEST") else {
+                    continue;
+                };
+                out.push(VersionInfo {
+                    version: version.to_string(),
+                    description: v.description().unwrap_or_default().to_string(),
+                    code_sha256: v.code_sha256().unwrap_or_default().to_string(),
+                    update_status: None,
+                    update_reason: None,
+                });
+            }
+        }
+        out.sort_by_key(|v| v.version.parse::<u64>().unwrap_or(0));
+        Ok(out)
     }
 
     /// Reserved concurrency, `None` when the function has none (it shares the

@@ -42,7 +42,8 @@ pub struct RunArgs {
     /// `10%:5m,50%:5m` (`none`: straight to promotion). Default: the environment's
     /// `deploy.canary`.
     #[arg(long, value_name = "STEPS", value_parser = canary::parse)]
-    canary: Option<Vec<canary::CanaryStep>>,
+    // `std::vec::Vec`: a plain `Vec` would make clap take each value as one step.
+    canary: Option<std::vec::Vec<canary::CanaryStep>>,
     /// Deploy to this region only (e.g. the standby, before a drill).
     #[arg(long)]
     region: Option<String>,

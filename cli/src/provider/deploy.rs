@@ -56,8 +56,18 @@ pub trait Deployer: Send + Sync {
         release: &ReleaseSpec,
         region: &str,
     ) -> Result<Vec<PendingMigration>, ProviderError>;
+    /// What the plan should say about migrations when this environment does not apply
+    /// them itself (None: it does, through `pending_migrations` and the migrate step).
+    fn migrations_note(&self) -> Option<String> {
+        None
+    }
     /// What `region` runs and ran before.
-    fn release(&self, region: &str) -> Result<RegionRelease, ProviderError>;
-    /// `region`'s canary right now.
-    async fn observe_canary(&self, region: &str) -> Result<CanaryView, ProviderError>;
+    async fn release(&self, region: &str) -> Result<RegionRelease, ProviderError>;
+    /// `region`'s canary right now; its figures count from `since` (the start of the
+    /// step's window) where the environment keeps them over time.
+    async fn observe_canary(
+        &self,
+        region: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<CanaryView, ProviderError>;
 }

@@ -64,9 +64,10 @@ pub enum Capability {
         region: String,
         release: ReleaseSpec,
     },
-    /// Send `percent` % of `region`'s requests to its canary.
+    /// Send `percent` % of `region`'s requests to its canary (running `release`).
     ShiftTraffic {
         region: String,
+        release: ReleaseSpec,
         percent: u8,
     },
     /// Make the canary `region`'s version (100 %, the old version drained).
@@ -225,6 +226,32 @@ pub enum Step {
         region: String,
     },
 
+    // --- deploys (AWS Lambda) --------------------------------------------------------------
+    /// Upload the release's zip as the region's API function code and publish it as a
+    /// version (reused when a version with that code exists). No alias serves it yet.
+    PublishVersion {
+        region: String,
+        release: ReleaseSpec,
+    },
+    /// UpdateAlias: the alias's current version keeps its place, the release's version gets
+    /// `percent` % of the invocations (read back with GetAlias).
+    SetAliasWeight {
+        region: String,
+        release: ReleaseSpec,
+        percent: u8,
+    },
+    /// UpdateAlias: the release's version serves everything; the release is recorded as the
+    /// region's current one, the version it replaced as the previous one.
+    PromoteAlias {
+        region: String,
+        release: ReleaseSpec,
+    },
+    /// UpdateAlias: every invocation back to the alias's current version (canary weight
+    /// removed).
+    ResetAlias {
+        region: String,
+    },
+
     // --- fake (unit tests of the engine) ------------------------------------------------
     Fake {
         capability: Capability,
@@ -259,6 +286,10 @@ impl Step {
             Step::WatchCanary { .. } => "watch-canary",
             Step::PromoteCanary { .. } => "promote-canary",
             Step::StopCanary { .. } => "stop-canary",
+            Step::PublishVersion { .. } => "publish-version",
+            Step::SetAliasWeight { .. } => "shift-traffic",
+            Step::PromoteAlias { .. } => "promote-alias",
+            Step::ResetAlias { .. } => "reset-alias",
             Step::Fake { .. } => "fake",
         }
     }
@@ -347,7 +378,30 @@ impl Step {
             Step::StopCanary { region } => format!(
                 "roll back {region}: all requests to the current API, canary drained"
             ),
+            Step::PublishVersion { region, release } => format!(
+                "Lambda UpdateFunctionCode + PublishVersion: {release} as a new version of {region}'s API function (an existing version with the same code is reused); no alias serves it yet"
+            ),
+            Step::SetAliasWeight { region, release, percent } => format!(
+                "Lambda UpdateAlias in {region}: {percent}% of the alias's invocations to {}'s version, the rest to the current one (read back with GetAlias)",
+                release.version
+            ),
+            Step::PromoteAlias { region, release } => format!(
+                "Lambda UpdateAlias in {region}: {}'s version serves 100%; recorded as {region}'s current release, the version it replaces as the previous one",
+                release.version
+            ),
+            Step::ResetAlias { region } => format!(
+                "roll back {region}: Lambda UpdateAlias, every invocation to the alias's current version (canary weight removed)"
+            ),
             Step::Fake { capability } => format!("fake: {capability:?}"),
+        }
+    }
+
+    /// The region whose release this step makes current (a deploy's or rollback's
+    /// promotion).
+    pub fn promotes_release(&self) -> Option<&str> {
+        match self {
+            Step::PromoteCanary { region, .. } | Step::PromoteAlias { region, .. } => Some(region),
+            _ => None,
         }
     }
 

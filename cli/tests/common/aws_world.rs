@@ -378,6 +378,90 @@ impl World {
             .reserved_concurrent_executions()
     }
 
+    /// The API alias: (its main version, version → weight of the others).
+    pub async fn alias(&self, region: &str) -> (String, BTreeMap<String, f64>) {
+        let a = self
+            .lambda(region)
+            .get_alias()
+            .function_name(function(region))
+            .name(ALIAS)
+            .send()
+            .await
+            .unwrap();
+        let weights = a
+            .routing_config()
+            .and_then(|r| r.additional_version_weights())
+            .map(|w| w.iter().map(|(k, v)| (k.clone(), *v)).collect())
+            .unwrap_or_default();
+        (a.function_version().unwrap().to_string(), weights)
+    }
+
+    /// The API function's published versions: (number, description), oldest first.
+    pub async fn versions(&self, region: &str) -> Vec<(String, String)> {
+        self.lambda(region)
+            .list_versions_by_function()
+            .function_name(function(region))
+            .send()
+            .await
+            .unwrap()
+            .versions()
+            .iter()
+            .filter(|v| v.version() != Some("$LATEST"))
+            .map(|v| {
+                (
+                    v.version().unwrap().to_string(),
+                    v.description().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// `$LATEST`'s code (base64 SHA-256).
+    pub async fn latest_code(&self, region: &str) -> String {
+        self.lambda(region)
+            .get_function_configuration()
+            .function_name(function(region))
+            .send()
+            .await
+            .unwrap()
+            .code_sha256()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Lambda's per-version metrics for the API alias, as Lambda would publish them.
+    pub async fn put_version_metrics(
+        &self,
+        region: &str,
+        version: &str,
+        invocations: f64,
+        errors: f64,
+    ) {
+        let dims = [
+            ("FunctionName", function(region)),
+            ("Resource", format!("{}:{ALIAS}", function(region))),
+            ("ExecutedVersion", version.to_string()),
+        ];
+        let mut put = self
+            .cloudwatch(region)
+            .put_metric_data()
+            .namespace("AWS/Lambda");
+        for (name, value) in [("Invocations", invocations), ("Errors", errors)] {
+            let mut d = MetricDatum::builder()
+                .metric_name(name)
+                .value(value)
+                .unit(StandardUnit::Count)
+                .timestamp(aws_smithy_types::DateTime::from(
+                    std::time::SystemTime::now(),
+                ));
+            for (k, v) in &dims {
+                d = d.dimensions(Dimension::builder().name(*k).value(v).build());
+            }
+            put = put.metric_data(d.build());
+        }
+        put.send().await.expect("PutMetricData");
+    }
+
     /// Puts the replication lag of `region`'s cluster (as a secondary) now.
     pub async fn put_lag(&self, region: &str, millis: f64) {
         put_lag(&self.configs, region, millis, 0).await
@@ -445,6 +529,9 @@ impl World {
                 serde_json::json!({
                     "concurrency": self.concurrency(r).await,
                     "alias": alias.function_version(),
+                    "weights": format!("{:?}", alias.routing_config()),
+                    "versions": self.versions(r).await,
+                    "latest_code": self.latest_code(r).await,
                 }),
             );
         }

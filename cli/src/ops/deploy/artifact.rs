@@ -202,6 +202,18 @@ pub fn binary_version(path: &Path) -> Result<String, BuildError> {
     }
 }
 
+/// What a zip from [`build`] says it packages: (version, architecture).
+pub fn zip_label(zip: &[u8]) -> Option<(String, String)> {
+    let c = super::zip::comment(zip)?;
+    let mut words = c.split_whitespace();
+    match (words.next(), words.next(), words.next()) {
+        (Some("pm-api"), Some(v), Some(arch)) if pm_api::valid_version_label(v) => {
+            Some((v.to_string(), arch.to_string()))
+        }
+        _ => None,
+    }
+}
+
 pub fn sha256_file(path: &Path) -> Result<String, BuildError> {
     let bytes = std::fs::read(path).map_err(io(format!("reading {}", path.display())))?;
     Ok(hex::encode(Sha256::digest(&bytes)))
@@ -223,11 +235,14 @@ pub fn build(o: &BuildOptions, shell: &crate::shell::Shell) -> Result<Artifact, 
     }
     let version = binary_version(&binary)?;
     let data = std::fs::read(&binary).map_err(io(format!("reading {}", binary.display())))?;
-    let bytes = super::zip::write(&mut [super::zip::Entry {
-        name: "bootstrap",
-        mode: 0o755,
-        data: &data,
-    }])
+    let bytes = super::zip::write(
+        &mut [super::zip::Entry {
+            name: "bootstrap",
+            mode: 0o755,
+            data: &data,
+        }],
+        &format!("pm-api {version} {}", o.arch),
+    )
     .map_err(io("zipping bootstrap"))?;
     std::fs::create_dir_all(&o.out_dir).map_err(io(format!("creating {}", o.out_dir.display())))?;
     let zip = o.out_dir.join(format!("pm-api-{version}-{}.zip", o.arch));

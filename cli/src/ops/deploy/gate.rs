@@ -90,10 +90,11 @@ pub async fn watch(
     })?;
     let window = Duration::from_secs(window_secs);
     let start = Instant::now();
+    let since = chrono::Utc::now();
     let mut last_note = Instant::now();
     let mut errors = 0u32;
     loop {
-        let v = match d.observe_canary(region).await {
+        let v = match d.observe_canary(region, since).await {
             Ok(v) => {
                 errors = 0;
                 v

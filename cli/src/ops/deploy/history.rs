@@ -30,9 +30,9 @@ pub async fn history(p: &dyn Provider) -> Result<(Vec<Row>, Vec<String>), Journa
         .map(|o| {
             let mut regions = Vec::new();
             for s in &o.plan.steps {
-                if let crate::provider::Step::PromoteCanary { region, .. } = s {
-                    if !regions.contains(region) {
-                        regions.push(region.clone());
+                if let Some(region) = s.promotes_release() {
+                    if !regions.iter().any(|r| r == region) {
+                        regions.push(region.to_string());
                     }
                 }
             }

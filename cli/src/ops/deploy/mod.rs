@@ -64,6 +64,8 @@ pub struct Facts {
     /// Deploy: the release; rollback: None.
     pub release: Option<ReleaseSpec>,
     pub pending: Vec<PendingMigration>,
+    /// The environment does not apply migrations itself: why, and what to do instead.
+    pub migrations_note: Option<String>,
     pub releases: BTreeMap<String, RegionRelease>,
 }
 
@@ -124,7 +126,7 @@ async fn facts(p: &dyn Provider, what: &What) -> Result<Facts, RegionError> {
     let topology = p.snapshot().await?;
     let mut releases = BTreeMap::new();
     for r in p.regions() {
-        releases.insert(r.clone(), d.release(&r)?);
+        releases.insert(r.clone(), d.release(&r).await?);
     }
     let (release, pending) = match what {
         What::Deploy(req) => {
@@ -138,6 +140,10 @@ async fn facts(p: &dyn Provider, what: &What) -> Result<Facts, RegionError> {
         What::Rollback { .. } => (None, vec![]),
     };
     Ok(Facts {
+        migrations_note: match what {
+            What::Deploy(_) => d.migrations_note(),
+            What::Rollback { .. } => None,
+        },
         topology,
         release,
         pending,

@@ -83,6 +83,7 @@ fn region_steps(
             t,
             &[Capability::ShiftTraffic {
                 region: region.into(),
+                release: release.clone(),
                 percent: s.percent,
             }],
         ));
@@ -152,9 +153,13 @@ pub fn deploy_plan(p: &dyn Provider, f: &Facts, req: &Request) -> Result<Plan, R
             .artifact
             .as_deref()
             .map(|a| format!(" from {a}"))
-            .unwrap_or_else(|| " (the built-in server)".into())
+            .unwrap_or_else(|| {
+                " (no artifact: the built-in server, or a version already published)".into()
+            })
     ));
-    facts.push(if f.pending.is_empty() {
+    facts.push(if let Some(note) = &f.migrations_note {
+        note.clone()
+    } else if f.pending.is_empty() {
         "no pending migrations".into()
     } else {
         format!(

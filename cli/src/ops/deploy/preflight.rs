@@ -4,7 +4,7 @@ use super::{Facts, Request};
 use crate::ops::drill::certificate;
 use crate::ops::plan::Plan;
 use crate::ops::region::{Preflight, Refusal};
-use crate::provider::{ApiState, Provider, Step};
+use crate::provider::{ApiState, Provider};
 
 fn refuse(out: &mut Vec<Refusal>, rule: &'static str, reason: String) {
     out.push(Refusal { rule, reason });
@@ -14,9 +14,9 @@ fn refuse(out: &mut Vec<Refusal>, rule: &'static str, reason: String) {
 fn regions(plan: &Plan) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for s in &plan.steps {
-        if let Step::PromoteCanary { region, .. } = s {
-            if !out.contains(region) {
-                out.push(region.clone());
+        if let Some(region) = s.promotes_release() {
+            if !out.iter().any(|r| r == region) {
+                out.push(region.to_string());
             }
         }
     }

@@ -1,6 +1,8 @@
 //! A reproducible zip: entries in name order, every timestamp 1980-01-01 00:00 (the zip
-//! epoch), Unix permissions from the caller, deflate at level 9, no extra fields, no
-//! comments. The same inputs give the same bytes on every machine with this pmctl.
+//! epoch), Unix permissions from the caller, deflate at level 9, no extra fields, no file
+//! comments; the archive comment carries what was packaged (`pm-api 0.3.0 arm64`), so a
+//! deploy can tell the version from the zip alone. The same inputs give the same bytes on
+//! every machine with this pmctl.
 
 use std::io::Write;
 
@@ -26,8 +28,9 @@ fn u32le(out: &mut Vec<u8>, v: u32) {
     out.extend_from_slice(&v.to_le_bytes());
 }
 
-/// The archive's bytes. Refuses what a plain (non-zip64) archive cannot hold.
-pub fn write(entries: &mut [Entry<'_>]) -> std::io::Result<Vec<u8>> {
+/// The archive's bytes, with `comment` as the archive comment. Refuses what a plain
+/// (non-zip64) archive cannot hold.
+pub fn write(entries: &mut [Entry<'_>], comment: &str) -> std::io::Result<Vec<u8>> {
     entries.sort_by(|a, b| a.name.cmp(b.name));
     let too_big = |what: &str| std::io::Error::other(format!("{what} is too large for a zip"));
     let mut out = Vec::new();
@@ -86,8 +89,31 @@ pub fn write(entries: &mut [Entry<'_>]) -> std::io::Result<Vec<u8>> {
     u16le(&mut out, count);
     u32le(&mut out, cd_size);
     u32le(&mut out, cd_offset);
-    u16le(&mut out, 0);
+    let comment_len = u16::try_from(comment.len()).map_err(|_| too_big("the comment"))?;
+    u16le(&mut out, comment_len);
+    out.extend_from_slice(comment.as_bytes());
     Ok(out)
+}
+
+/// The archive comment of a zip (its end-of-central-directory record is the last thing in
+/// the file, followed only by the comment). None: not a zip, or no comment.
+pub fn comment(zip: &[u8]) -> Option<String> {
+    const EOCD: usize = 22;
+    if zip.len() < EOCD {
+        return None;
+    }
+    // The comment is at most 65535 bytes: search that far back for the record whose
+    // comment length reaches exactly the end of the file.
+    let lowest = zip.len().saturating_sub(EOCD + usize::from(u16::MAX));
+    (lowest..=zip.len() - EOCD).rev().find_map(|at| {
+        let rec = &zip[at..];
+        if rec[..4] != 0x0605_4b50u32.to_le_bytes() {
+            return None;
+        }
+        let len = usize::from(u16::from_le_bytes([rec[20], rec[21]]));
+        (at + EOCD + len == zip.len() && len > 0)
+            .then(|| String::from_utf8_lossy(&rec[EOCD..]).into_owned())
+    })
 }
 
 #[cfg(test)]
@@ -96,34 +122,44 @@ mod tests {
 
     #[test]
     fn same_input_same_bytes_whatever_the_order() {
-        let a = write(&mut [
-            Entry {
-                name: "b",
-                mode: 0o644,
-                data: b"two",
-            },
-            Entry {
-                name: "bootstrap",
-                mode: 0o755,
-                data: &[7u8; 5000],
-            },
-        ])
+        let a = write(
+            &mut [
+                Entry {
+                    name: "b",
+                    mode: 0o644,
+                    data: b"two",
+                },
+                Entry {
+                    name: "bootstrap",
+                    mode: 0o755,
+                    data: &[7u8; 5000],
+                },
+            ],
+            "pm-api 1.0.0 x86_64",
+        )
         .unwrap();
-        let b = write(&mut [
-            Entry {
-                name: "bootstrap",
-                mode: 0o755,
-                data: &[7u8; 5000],
-            },
-            Entry {
-                name: "b",
-                mode: 0o644,
-                data: b"two",
-            },
-        ])
+        let b = write(
+            &mut [
+                Entry {
+                    name: "bootstrap",
+                    mode: 0o755,
+                    data: &[7u8; 5000],
+                },
+                Entry {
+                    name: "b",
+                    mode: 0o644,
+                    data: b"two",
+                },
+            ],
+            "pm-api 1.0.0 x86_64",
+        )
         .unwrap();
         assert_eq!(a, b);
+        assert_eq!(comment(&a).as_deref(), Some("pm-api 1.0.0 x86_64"));
         assert_eq!(&a[..4], b"PK\x03\x04");
+        assert_eq!(comment(b"not a zip"), None);
+        let plain = write(&mut [], "").unwrap();
+        assert_eq!(comment(&plain), None);
     }
 
     #[test]
@@ -139,11 +175,14 @@ mod tests {
         let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
         std::fs::write(
             &zip,
-            write(&mut [Entry {
-                name: "bootstrap",
-                mode: 0o755,
-                data: &data,
-            }])
+            write(
+                &mut [Entry {
+                    name: "bootstrap",
+                    mode: 0o755,
+                    data: &data,
+                }],
+                "pm-api test",
+            )
             .unwrap(),
         )
         .unwrap();

@@ -6,8 +6,10 @@
 //!
 //! - `snapshot`: the neutral topology (status, plans, preflight);
 //! - `steps`: capabilities → AWS steps, and running them (each idempotent);
-//! - `store`: the shared lock (a lease renewed by a heartbeat) and journal.
+//! - `store`: the shared lock (a lease renewed by a heartbeat) and journal;
+//! - `deploy`: releases as published Lambda versions, canaries as alias weights.
 
+mod deploy;
 mod snapshot;
 mod steps;
 mod store;
@@ -46,6 +48,8 @@ pub struct AwsProvider {
     clients: Arc<OnceCell<Clients>>,
     store: store::AwsStore,
     http: reqwest::Client,
+    /// (region, Lambda version) → the release label it carries (versions never change).
+    labels: std::sync::Mutex<std::collections::HashMap<(String, String), String>>,
 }
 
 impl AwsProvider {
@@ -72,6 +76,7 @@ impl AwsProvider {
                 .timeout(Duration::from_secs(5))
                 .build()
                 .map_err(|e| ProviderError::fatal("pmctl", "building the HTTP client", e))?,
+            labels: Default::default(),
         })
     }
 
@@ -216,6 +221,9 @@ impl Provider for AwsProvider {
 
     fn faults(&self) -> &dyn Faults {
         &Nothing
+    }
+    fn deployer(&self) -> Option<&dyn super::deploy::Deployer> {
+        Some(self)
     }
     fn traffic(&self) -> &dyn Traffic {
         self

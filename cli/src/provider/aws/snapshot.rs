@@ -17,6 +17,7 @@ use crate::aws::rds::{GlobalCluster, Member};
 use crate::aws::route53::{FailoverRecords, HealthCheckStatus};
 use crate::aws::{AwsError, ErrorKind};
 use crate::provider::*;
+use std::collections::BTreeMap;
 
 /// Cluster statuses in which a member still serves its role.
 const SERVING: &[&str] = &[
@@ -53,6 +54,8 @@ struct Reads {
     lag: Option<Lag>,
     alarms: Option<AlarmReport>,
     alias: Option<AliasVersions>,
+    /// The release label of each version the alias serves.
+    labels: BTreeMap<String, String>,
     /// `Some(None)`: no reserved concurrency; `None`: unreadable.
     concurrency: Option<Option<i32>>,
     health: Option<HealthCheckStatus>,
@@ -119,9 +122,16 @@ async fn read_region(
         Some(l) => soft(l, &format!("{region}'s replication lag"), &mut notes)?,
         None => None,
     };
+    let alias = soft(alias, &format!("{region}'s API alias"), &mut notes)?;
+    let mut labels = BTreeMap::new();
+    for (v, _) in alias.iter().flat_map(|a| a.shares()) {
+        let label = p.version_label(region, &v).await;
+        labels.insert(v, label);
+    }
     Ok(Reads {
         alarms: soft(alarms, &format!("{region}'s alarms"), &mut notes)?,
-        alias: soft(alias, &format!("{region}'s API alias"), &mut notes)?,
+        alias,
+        labels,
         concurrency: soft(
             concurrency,
             &format!("{region}'s API concurrency"),
@@ -137,14 +147,22 @@ async fn read_region(
     })
 }
 
-/// `3`, or `3 (90%) + 4 (10%)` during a canary.
-fn version_text(a: &AliasVersions) -> String {
+/// The release label of the version the alias serves (`0.3.0`; a version pmctl did not
+/// publish: `lambda-3`), or `0.3.0 (90%) + 0.4.0 (10%)` during a canary. Labels, not
+/// version numbers: each region numbers its versions itself.
+fn version_text(a: &AliasVersions, labels: &BTreeMap<String, String>) -> String {
+    let label = |v: &String| {
+        labels
+            .get(v)
+            .cloned()
+            .unwrap_or_else(|| format!("lambda-{v}"))
+    };
     if a.additional_weights.is_empty() {
-        return a.version.clone();
+        return label(&a.version);
     }
     a.shares()
         .iter()
-        .map(|(v, w)| format!("{v} ({:.0}%)", w * 100.0))
+        .map(|(v, w)| format!("{} ({:.0}%)", label(v), w * 100.0))
         .collect::<Vec<_>>()
         .join(" + ")
 }
@@ -229,7 +247,7 @@ fn region_state(p: &AwsProvider, r: &RegionEnvironment, x: &Reads) -> RegionStat
     RegionState {
         api_healthy: x.api == ApiState::Ready,
         api: x.api,
-        api_version: x.alias.as_ref().map(version_text),
+        api_version: x.alias.as_ref().map(|a| version_text(a, &x.labels)),
         db_role,
         streaming,
         lag_ms: if db_role == DbRole::Replica {

@@ -18,13 +18,11 @@ use std::time::Instant;
 pub(super) fn expand(cap: &Capability, t: &Topology) -> Vec<Step> {
     match cap.clone() {
         Capability::PauseWrites | Capability::ResumeWrites => vec![],
-        // Deploys never reach here: this provider has no `deployer()` yet, so `pmctl deploy`
-        // is refused as unsupported before anything is planned.
         Capability::Migrate { .. }
         | Capability::StartCanary { .. }
         | Capability::ShiftTraffic { .. }
         | Capability::PromoteCanary { .. }
-        | Capability::AbortCanary { .. } => vec![],
+        | Capability::AbortCanary { .. } => super::deploy::expand(cap),
         Capability::RouteTrafficTo { region } => {
             if t.single_writer().is_some_and(|w| w.name == region) {
                 vec![Step::SetFailoverRecords { primary: region }]
@@ -100,6 +98,9 @@ pub(super) async fn run(
     step: &Step,
     progress: Progress<'_>,
 ) -> Result<serde_json::Value, ProviderError> {
+    if let Some(r) = super::deploy::run(p, step, progress).await {
+        return r;
+    }
     match step {
         Step::SwitchoverGlobalCluster { to } => start_move(p, to, None).await,
         Step::FailoverGlobalCluster {

@@ -374,7 +374,7 @@ impl Deployer for LocalProvider {
         }
     }
 
-    fn release(&self, region: &str) -> Result<RegionRelease, ProviderError> {
+    async fn release(&self, region: &str) -> Result<RegionRelease, ProviderError> {
         let st = self.stack()?;
         let rs = Releases::load(&st.root).map_err(stack_error)?;
         Ok(RegionRelease {
@@ -384,7 +384,13 @@ impl Deployer for LocalProvider {
         })
     }
 
-    async fn observe_canary(&self, region: &str) -> Result<CanaryView, ProviderError> {
+    /// The front door's counts start when the canary's weight is set, so `since` is not
+    /// needed here.
+    async fn observe_canary(
+        &self,
+        region: &str,
+        _since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<CanaryView, ProviderError> {
         let st = self.stack()?;
         let state =
             st.admin().state().await.map_err(|e| {

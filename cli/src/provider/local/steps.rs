@@ -72,7 +72,9 @@ pub(super) fn expand(cap: &Capability) -> Vec<Step> {
         Capability::VerifyWrite { region } => vec![Step::VerifyWrite { region }],
         Capability::Migrate { region, release } => vec![Step::RunMigrations { region, release }],
         Capability::StartCanary { region, release } => vec![Step::StartCanary { region, release }],
-        Capability::ShiftTraffic { region, percent } => {
+        Capability::ShiftTraffic {
+            region, percent, ..
+        } => {
             vec![Step::SetCanaryWeight { region, percent }]
         }
         Capability::PromoteCanary { region, release } => {
