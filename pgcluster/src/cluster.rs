@@ -911,7 +911,12 @@ fn pid_alive(pid: u32) -> bool {
     }
     if let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) {
         let cmdline = String::from_utf8_lossy(&cmdline);
-        if !cmdline.is_empty() && !cmdline.contains("postgres") && !cmdline.contains("postmaster") {
+        // The program's own name (the postmaster's argv[0], or a backend's retitled
+        // `postgres: …`), not any argument: a program merely given a path or an argument
+        // containing "postgres" is not PostgreSQL.
+        let program = cmdline.split(['\0', ' ']).next().unwrap_or("");
+        let name = program.rsplit('/').next().unwrap_or("");
+        if !cmdline.is_empty() && !name.starts_with("postgres") && !name.starts_with("postmaster") {
             return false;
         }
     }

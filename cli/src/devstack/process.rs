@@ -169,10 +169,34 @@ pub fn tree(pid: u32) -> Vec<u32> {
 
 /// Signals `pid` and every descendant: a whole PostgreSQL instance (postmaster and
 /// backends) hangs with SIGSTOP or dies with SIGKILL, not just its postmaster.
+///
+/// The tree is frozen first (SIGSTOP, pass after pass until no new process appears): a
+/// backend forked between listing the tree and killing the postmaster would otherwise
+/// survive it, keep its pooled connection and go on committing on a "dead" writer.
 pub fn signal_tree(pid: u32, sig: Signal) -> usize {
-    let pids = tree(pid);
-    for p in &pids {
-        let _ = kill(Pid::from_raw(*p as i32), sig);
+    if sig == Signal::SIGCONT {
+        let pids = tree(pid);
+        for p in &pids {
+            let _ = kill(Pid::from_raw(*p as i32), sig);
+        }
+        return pids.len();
     }
-    pids.len()
+    let mut stopped: Vec<u32> = Vec::new();
+    for _ in 0..50 {
+        let pids = tree(pid);
+        let new: Vec<u32> = pids.into_iter().filter(|p| !stopped.contains(p)).collect();
+        if new.is_empty() {
+            break;
+        }
+        for p in new {
+            let _ = kill(Pid::from_raw(p as i32), Signal::SIGSTOP);
+            stopped.push(p);
+        }
+    }
+    if sig != Signal::SIGSTOP {
+        for p in &stopped {
+            let _ = kill(Pid::from_raw(*p as i32), sig);
+        }
+    }
+    stopped.len()
 }
