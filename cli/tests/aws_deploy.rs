@@ -293,6 +293,27 @@ async fn a_deploy_publishes_in_both_regions_steps_the_alias_weights_and_rolls_ba
     );
 }
 
+/// Runs the deploy `args` and, once the standby's alias gives version 2 its 10 %, `act`.
+async fn deploy_and_at_ten<F, Fut>(w: &World, args: &[&str], act: F) -> (i32, String, String)
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let at_ten =
+        || async { w.alias(STANDBY).await == ("1".to_string(), [("2".to_string(), 0.1)].into()) };
+    run_while(w, args, || async {
+        wait_for(
+            "the standby's canary at 10%",
+            Duration::from_secs(60),
+            at_ten,
+        )
+        .await?;
+        act().await;
+        Ok(())
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_firing_alarm_or_the_canarys_errors_roll_the_region_back_and_stop_the_deploy() {
     let w = World::new().await;
@@ -309,19 +330,10 @@ async fn a_firing_alarm_or_the_canarys_errors_roll_the_region_back_and_stop_the_
     ];
 
     // 1. An alarm fires while the standby's canary has 10%.
-    let at_ten =
-        || async { w.alias(STANDBY).await == ("1".to_string(), [("2".to_string(), 0.1)].into()) };
     let started = Instant::now();
-    let (code, stdout, stderr) = run_while(&w, &args, || async {
-        wait_for(
-            "the standby's canary at 10%",
-            Duration::from_secs(60),
-            at_ten,
-        )
-        .await?;
+    let (code, stdout, stderr) = deploy_and_at_ten(&w, &args, || async {
         w.set_alarm(STANDBY, "lambda-errors", StateValue::Alarm)
-            .await;
-        Ok(())
+            .await
     })
     .await;
     assert_eq!(code, 1, "the deploy failed: {stdout}\n{stderr}");
@@ -356,15 +368,8 @@ async fn a_firing_alarm_or_the_canarys_errors_roll_the_region_back_and_stop_the_
 
     // 2. The canary version's own errors (Lambda's per-version metrics) fire the gate too.
     w.set_alarm(STANDBY, "lambda-errors", StateValue::Ok).await;
-    let (code, stdout, stderr) = run_while(&w, &args, || async {
-        wait_for(
-            "the standby's canary at 10%",
-            Duration::from_secs(60),
-            at_ten,
-        )
-        .await?;
-        w.put_version_metrics(STANDBY, "2", 40.0, 12.0).await;
-        Ok(())
+    let (code, stdout, stderr) = deploy_and_at_ten(&w, &args, || async {
+        w.put_version_metrics(STANDBY, "2", 40.0, 12.0).await
     })
     .await;
     assert_eq!(code, 1, "{stdout}\n{stderr}");

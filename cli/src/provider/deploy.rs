@@ -42,6 +42,16 @@ pub struct CanaryView {
     pub ready: Option<(bool, Option<String>)>,
 }
 
+/// Refuses a `--label` that is not a version label (checked before anything is read).
+pub fn check_label(version: Option<&str>) -> Result<(), ProviderError> {
+    match version {
+        Some(v) if !pm_api::valid_version_label(v) => Err(ProviderError::Unsupported {
+            what: format!("--label `{v}`: 1–64 letters, digits, `.`, `+`, `-` or `_`"),
+        }),
+        _ => Ok(()),
+    }
+}
+
 #[async_trait]
 pub trait Deployer: Send + Sync {
     /// Resolves what `--artifact` / `--version` name into a release (reads the artifact).

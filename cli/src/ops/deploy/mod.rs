@@ -20,9 +20,7 @@ pub use plan::{deploy_plan, rollback_plan};
 use crate::config::DeploySettings;
 use crate::journal;
 use crate::ops::plan::{OpKind, Plan};
-use crate::ops::region::{
-    self, ensure_no_open_operation, Confirm, ExecReport, Options, Preflight, RegionError,
-};
+use crate::ops::region::{self, Confirm, ExecReport, Options, Preflight, RegionError};
 use crate::provider::deploy::{PendingMigration, RegionRelease};
 use crate::provider::{GateSpec, Provider, ProviderError, ReleaseSpec, Topology};
 use crate::shell::Shell;
@@ -209,44 +207,11 @@ pub async fn run(
         }));
     }
     p.ensure_set_up()?;
-    let store = p.store();
-    let lock = store.lock(op.name()).await?;
-    if let Some(h) = lock.stale() {
-        shell.warn(h.stale_warning());
-    }
-    let (ops, warnings) = journal::load(store).await?;
-    for w in warnings {
-        shell.warn(w);
-    }
-    ensure_no_open_operation(&ops)?;
+    let lock = region::begin(p, op, shell).await?;
     let f = facts(p, &what).await?;
     let plan = make_plan(p, &f, &what)?;
-    if let Some(h) = &plan_hash {
-        if *h != plan.hash() {
-            return Err(RegionError::Drift {
-                expected: h.clone(),
-                actual: plan.hash(),
-            });
-        }
-    }
     let pre = check(p, &f, &plan, &what, opts.force);
-    if !pre.refusals.is_empty() {
-        if !opts.force {
-            return Err(RegionError::Preflight {
-                op: op.name(),
-                refusals: pre.refusals,
-            });
-        }
-        for r in &pre.refusals {
-            shell.warn(format!("--force: ignoring: {r}"));
-        }
-    }
-    for w in &pre.warnings {
-        shell.warn(w);
-    }
-    if !confirm(&plan) {
-        return Err(RegionError::NotConfirmed);
-    }
+    region::admit(&plan, plan_hash.as_ref(), &pre, opts.force, shell, confirm)?;
     let exec = region::execute_plan(p, plan, pre.choices.clone(), opts, shell).await?;
     drop(lock);
     Ok(Outcome::Executed(report(p, exec).await))

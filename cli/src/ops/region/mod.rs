@@ -174,6 +174,65 @@ pub enum Outcome {
 /// Asked once the plan is known and preflight passed (or was forced): go?
 pub type Confirm<'a> = &'a mut (dyn FnMut(&Plan) -> bool + Send);
 
+/// Takes the operations lock for `op` (warning about a lock a dead pmctl left) and checks
+/// the journal has no open operation: what every operation does before it plans.
+pub(crate) async fn begin(
+    p: &dyn Provider,
+    op: OpKind,
+    shell: &Shell,
+) -> Result<Box<dyn crate::journal::OpLock>, RegionError> {
+    // Held for the whole operation: a second pmctl is refused.
+    let lock = p.store().lock(op.name()).await?;
+    if let Some(h) = lock.stale() {
+        shell.warn(h.stale_warning());
+    }
+    let (ops, warnings) = journal::load(p.store()).await?;
+    for w in warnings {
+        shell.warn(w);
+    }
+    ensure_no_open_operation(&ops)?;
+    Ok(lock)
+}
+
+/// The last word before executing `plan`: it must still hash to what the operator
+/// reviewed (`--plan-hash`); refusals stop it unless `force` (then each is warned about);
+/// warnings are shown; the operator confirms.
+pub(crate) fn admit(
+    plan: &Plan,
+    plan_hash: Option<&String>,
+    pre: &Preflight,
+    force: bool,
+    shell: &Shell,
+    confirm: Confirm<'_>,
+) -> Result<(), RegionError> {
+    if let Some(h) = plan_hash {
+        if *h != plan.hash() {
+            return Err(RegionError::Drift {
+                expected: h.clone(),
+                actual: plan.hash(),
+            });
+        }
+    }
+    if !pre.refusals.is_empty() {
+        if !force {
+            return Err(RegionError::Preflight {
+                op: plan.operation.name(),
+                refusals: pre.refusals.clone(),
+            });
+        }
+        for r in &pre.refusals {
+            shell.warn(format!("--force: ignoring: {r}"));
+        }
+    }
+    for w in &pre.warnings {
+        shell.warn(w);
+    }
+    if !confirm(plan) {
+        return Err(RegionError::NotConfirmed);
+    }
+    Ok(())
+}
+
 /// The one orchestration entry point: lock → journal check → snapshot → plan → preflight
 /// → confirm → execute (or resume) → verify.
 pub async fn run(
@@ -214,44 +273,11 @@ pub async fn run(
             dry_run: false,
             plan_hash,
         } => {
-            // Held for the whole operation: a second pmctl is refused.
-            let lock = store.lock(op.name()).await?;
-            if let Some(h) = lock.stale() {
-                shell.warn(h.stale_warning());
-            }
-            let (ops, warnings) = journal::load(store).await?;
-            for w in warnings {
-                shell.warn(w);
-            }
-            ensure_no_open_operation(&ops)?;
+            let lock = begin(p, op, shell).await?;
             let t = p.snapshot().await?;
             let plan = plan(p, &t, op, to.as_deref(), opts)?;
-            if let Some(h) = &plan_hash {
-                if *h != plan.hash() {
-                    return Err(RegionError::Drift {
-                        expected: h.clone(),
-                        actual: plan.hash(),
-                    });
-                }
-            }
             let pre = preflight(p, &t, &plan, opts);
-            if !pre.refusals.is_empty() {
-                if !opts.force {
-                    return Err(RegionError::Preflight {
-                        op: op.name(),
-                        refusals: pre.refusals,
-                    });
-                }
-                for r in &pre.refusals {
-                    shell.warn(format!("--force: ignoring: {r}"));
-                }
-            }
-            for w in &pre.warnings {
-                shell.warn(w);
-            }
-            if !confirm(&plan) {
-                return Err(RegionError::NotConfirmed);
-            }
+            admit(&plan, plan_hash.as_ref(), &pre, opts.force, shell, confirm)?;
             let mut choices = pre.choices.clone();
             if let (Some(serde_json::Value::Object(note)), serde_json::Value::Object(c)) =
                 (&opts.note, &mut choices)

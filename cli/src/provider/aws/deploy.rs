@@ -463,14 +463,8 @@ impl Deployer for AwsProvider {
         artifact: Option<&Path>,
         version: Option<&str>,
     ) -> Result<ReleaseSpec, ProviderError> {
+        crate::provider::deploy::check_label(version)?;
         let bad = |what: String| ProviderError::Unsupported { what };
-        if let Some(v) = version {
-            if !pm_api::valid_version_label(v) {
-                return Err(bad(format!(
-                    "--label `{v}`: 1–64 letters, digits, `.`, `+`, `-` or `_`"
-                )));
-            }
-        }
         let Some(a) = artifact else {
             // A release already published (e.g. to the standby by an earlier deploy).
             let Some(label) = version else {

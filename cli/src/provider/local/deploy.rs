@@ -305,14 +305,8 @@ impl Deployer for LocalProvider {
         artifact: Option<&Path>,
         version: Option<&str>,
     ) -> Result<ReleaseSpec, ProviderError> {
+        crate::provider::deploy::check_label(version)?;
         let bad = |what: String| ProviderError::Unsupported { what };
-        if let Some(v) = version {
-            if !pm_api::valid_version_label(v) {
-                return Err(bad(format!(
-                    "--label `{v}`: 1–64 letters, digits, `.`, `+`, `-` or `_`"
-                )));
-            }
-        }
         let Some(a) = artifact else {
             return Ok(ReleaseSpec {
                 version: version.unwrap_or(pm_api::VERSION).to_string(),
