@@ -244,7 +244,7 @@ async fn replication_link_down_blocks_sync_commits_and_up_resumes() {
     assert_eq!(n, 0);
 
     st.must(&["dev", "link", "repl-to-east", "up"]);
-    // The walreceiver reconnects (retry interval 5 s), the commit is acknowledged, lag → 0.
+    // The walreceiver reconnects (within `wal_retrieve_retry_interval`, 1 s), the commit is acknowledged, lag → 0.
     tokio::time::timeout(Duration::from_secs(30), blocked)
         .await
         .expect("commit still blocked after link up")

@@ -118,7 +118,8 @@ impl Cluster {
     /// Creates a new cluster in `data_dir` (absent or empty) with `initdb` (superuser
     /// `postgres`, UTF8, C locale, data checksums so pg_rewind works) and configures it for
     /// streaming replication on 127.0.0.1 only: TCP only (no Unix sockets),
-    /// `wal_level=replica`, `hot_standby`, `wal_log_hints`, `wal_keep_size=256MB`, pg_hba
+    /// `wal_level=replica`, `hot_standby`, `wal_log_hints`, `wal_keep_size=256MB`,
+    /// `wal_retrieve_retry_interval=1s`, pg_hba
     /// admitting `all` and `replication` from 127.0.0.1/32 only — with `scram-sha-256`
     /// when [`InitOptions::superuser_password`] is set (the password is written to
     /// `<data_dir>.pgpass`), else `trust`.
@@ -182,6 +183,10 @@ impl Cluster {
             ("wal_log_hints".into(), "on".into()),
             ("full_page_writes".into(), "on".into()),
             ("wal_keep_size".into(), "256MB".into()),
+            // A standby retries its WAL source every second (default 5 s): after a healed
+            // partition or a restarted writer, streaming — and with it synchronous commits —
+            // resumes within about a second.
+            ("wal_retrieve_retry_interval".into(), "1s".into()),
             ("fsync".into(), if opts.fsync { "on" } else { "off" }.into()),
             ("logging_collector".into(), "off".into()),
             ("log_line_prefix".into(), "%m [%p] %q%a ".into()),
