@@ -124,6 +124,7 @@ pub async fn rebuild_replica(
     let writer_url = stack.db_url(writer);
     if streams_from(stack, region, writer).await
         && db_facts(&stack.db_url(region)).await.in_recovery
+        && on_writers_timeline(stack, region, writer).await
     {
         // It follows already (e.g. a fenced writer that came back able to follow): only
         // the settings of its life as a writer go, as after a rewind.
@@ -238,6 +239,43 @@ pub async fn rebuild_replica(
         ),
     );
     Ok(outcome)
+}
+
+/// The region's WAL receiver streams on the writer's current timeline. A former writer
+/// restarted as a standby without a rewind can show up in the writer's
+/// `pg_stat_replication` between its retries while its WAL has forked off (it receives
+/// on the old timeline, or not at all): that one needs pg_rewind.
+async fn on_writers_timeline(stack: &Stack, region: &str, writer: &str) -> bool {
+    use sqlx::Connection;
+    async fn one(url: &str, sql: &str) -> Option<i64> {
+        let q = async {
+            let mut c = sqlx::PgConnection::connect(url).await.ok()?;
+            let v = sqlx::query_scalar::<_, Option<i64>>(sql)
+                .fetch_optional(&mut c)
+                .await
+                .ok()
+                .flatten()
+                .flatten();
+            c.close().await.ok();
+            v
+        };
+        // A hung server is not a follower.
+        tokio::time::timeout(Duration::from_secs(2), q)
+            .await
+            .ok()
+            .flatten()
+    }
+    let (writer_url, region_url) = (stack.db_url(writer), stack.db_url(region));
+    let writer_tli = one(
+        &writer_url,
+        "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int::bigint",
+    );
+    let received_tli = one(
+        &region_url,
+        "SELECT received_tli::bigint FROM pg_stat_wal_receiver WHERE status = 'streaming'",
+    );
+    let (w, r) = tokio::join!(writer_tli, received_tli);
+    matches!((w, r), (Some(w), Some(r)) if w == r)
 }
 
 async fn streams_from(stack: &Stack, region: &str, writer: &str) -> bool {

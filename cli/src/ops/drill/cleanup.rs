@@ -1,6 +1,7 @@
 //! After the drill, whatever happened: heal the faults, restart what was killed, and
 //! restore the starting topology (per the runbook) through the same engine as
-//! `pmctl failback`. Never fails: it reports what it did and what it could not.
+//! `pmctl failback`. Never fails: it reports what it did and what it could not (the
+//! `bool`: everything it tried succeeded).
 
 use super::runbook::Cleanup;
 use crate::journal;
@@ -14,17 +15,22 @@ pub async fn cleanup(
     how: Cleanup,
     writer_at_start: &str,
     shell: &Shell,
-) -> String {
+) -> (String, bool) {
     let mut notes = Vec::new();
+    let mut ok = true;
     match p.faults().heal_all().await {
         Ok(done) if !done.is_empty() => notes.push("faults healed".to_string()),
         Ok(_) => {}
-        Err(e) => notes.push(format!("healing faults failed: {e}")),
+        Err(e) => {
+            ok = false;
+            notes.push(format!("healing faults failed: {e}"))
+        }
     }
     // The drill's own errors must not keep the 5xx / latency alarms firing afterwards.
     let _ = p.reset_metrics().await;
     // Restart whatever was killed (a fenced region restarts only as a standby).
     if let Err(e) = p.repair().await {
+        ok = false;
         notes.push(format!("repair failed: {e}"));
     }
     let mut yes = |_: &crate::ops::plan::Plan| true;
@@ -43,10 +49,13 @@ pub async fn cleanup(
             .await
             {
                 Ok(_) => notes.push(format!("resumed the interrupted {}", op.name())),
-                Err(e) => notes.push(format!(
-                    "resuming the interrupted {} failed: {e}",
-                    op.name()
-                )),
+                Err(e) => {
+                    ok = false;
+                    notes.push(format!(
+                        "resuming the interrupted {} failed: {e}",
+                        op.name()
+                    ))
+                }
             }
         }
     }
@@ -54,12 +63,15 @@ pub async fn cleanup(
         Cleanup::None => {}
         Cleanup::Down => match p.teardown().await {
             Ok(()) => notes.push("environment torn down".into()),
-            Err(e) => notes.push(format!("teardown failed: {e}")),
+            Err(e) => {
+                ok = false;
+                notes.push(format!("teardown failed: {e}"))
+            }
         },
         Cleanup::Failback => {
             let t = match p.snapshot().await {
                 Ok(t) => t,
-                Err(e) => return format!("{}; snapshot failed: {e}", notes.join("; ")),
+                Err(e) => return (format!("{}; snapshot failed: {e}", notes.join("; ")), false),
             };
             let moved = t.single_writer().is_some_and(|w| w.name != writer_at_start);
             let replica_ok = t
@@ -80,14 +92,18 @@ pub async fn cleanup(
                 };
                 match region::run(p, req, &opts, &quiet, &mut yes).await {
                     Ok(_) => notes.push(format!("failback done; writer {writer_at_start}")),
-                    Err(e) => notes.push(format!("failback failed: {e}")),
+                    Err(e) => {
+                        ok = false;
+                        notes.push(format!("failback failed: {e}"))
+                    }
                 }
             }
         }
     }
-    if notes.is_empty() {
+    let note = if notes.is_empty() {
         "nothing to clean up".into()
     } else {
         notes.join("; ")
-    }
+    };
+    (note, ok)
 }

@@ -295,8 +295,15 @@ impl DrillRun<'_> {
         log.write(&Event::Verify(verify.clone()));
 
         // 6. Cleanup, whatever happened (the autopilot's hands stay off until it is done).
-        let note = cleanup::cleanup(p, rb.cleanup, &writer, shell).await;
+        let (note, cleaned) = cleanup::cleanup(p, rb.cleanup, &writer, shell).await;
         super::autopilot::state::clear_drill_note(&note_dir);
+        if !cleaned {
+            // The verdict is about the objectives; the operator must still learn that the
+            // environment was not restored.
+            shell.warn(format!(
+                "cleanup incomplete, the environment may not be back to its start: {note} (see `pmctl status`)"
+            ));
+        }
         ctx.mark("cleanup", note);
         let aborted = aborted.lock().expect("aborted").clone();
         log.write(&Event::Finished {

@@ -290,6 +290,11 @@ fn write_pause(
 }
 
 /// The engine's own step: a fresh preflight of the switch the rest of the plan makes.
+/// How long the gate of a `failback --switchover` waits for the rebuilt region to stream
+/// and catch up.
+const GATE_SETTLE: std::time::Duration = std::time::Duration::from_secs(30);
+const GATE_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
 async fn gate(
     p: &dyn Provider,
     plan: &Plan,
@@ -297,15 +302,26 @@ async fn gate(
     forced: bool,
     shell: &Shell,
 ) -> Result<serde_json::Value, ProviderError> {
-    let t = p.snapshot().await?;
-    let from = t
-        .single_writer()
-        .map(|w| w.name.clone())
-        .unwrap_or_else(|| plan.from.clone());
-    let refusals = preflight::switch_target_rules(p, &t, &from, to, true);
-    if refusals.is_empty() {
-        return Ok(serde_json::json!({"gate": "passed"}));
-    }
+    // A region rebuilt a moment ago may still be connecting to the writer or catching up:
+    // those two rules get a bounded time to clear; any other refusal stops at once.
+    const SETTLING: [&str; 2] = ["target-streaming", "target-lag"];
+    let deadline = Instant::now() + GATE_SETTLE;
+    let (from, refusals) = loop {
+        let t = p.snapshot().await?;
+        let from = t
+            .single_writer()
+            .map(|w| w.name.clone())
+            .unwrap_or_else(|| plan.from.clone());
+        let refusals = preflight::switch_target_rules(p, &t, &from, to, true);
+        if refusals.is_empty() {
+            return Ok(serde_json::json!({"gate": "passed"}));
+        }
+        let settling = refusals.iter().all(|r| SETTLING.contains(&r.rule));
+        if forced || !settling || Instant::now() >= deadline {
+            break (from, refusals);
+        }
+        tokio::time::sleep(GATE_POLL).await;
+    };
     let text: Vec<String> = refusals.iter().map(|r| r.to_string()).collect();
     if forced {
         for r in &text {
