@@ -245,7 +245,7 @@ pub async fn rebuild_replica(
 /// restarted as a standby without a rewind can show up in the writer's
 /// `pg_stat_replication` between its retries while its WAL has forked off (it receives
 /// on the old timeline, or not at all): that one needs pg_rewind.
-async fn on_writers_timeline(stack: &Stack, region: &str, writer: &str) -> bool {
+pub(crate) async fn on_writers_timeline(stack: &Stack, region: &str, writer: &str) -> bool {
     use sqlx::Connection;
     async fn one(url: &str, sql: &str) -> Option<i64> {
         let q = async {

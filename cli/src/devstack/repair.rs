@@ -251,10 +251,13 @@ async fn check_replication(
     }
     loop {
         let facts = db_facts(&writer_url).await;
+        // Streaming on the writer's timeline: a diverged former writer also shows up as
+        // streaming for a moment (it receives its old timeline up to the fork, then fails).
         if facts
             .replicas
             .iter()
             .any(|s| s.application_name == replica && s.state == "streaming")
+            && super::rebuild::on_writers_timeline(stack, replica, writer).await
         {
             return None;
         }

@@ -3,15 +3,30 @@
 Order per request: `/moto-api/pmctl/*` admin calls are answered here; `/moto-api/reset`
 also clears the launcher's own state and then goes on to moto; an injected failure that
 matches answers instead of moto; CloudWatch RPC v2 CBOR requests are translated; every
-other request goes to moto unchanged.
+other request goes to moto unchanged — S3 requests one at a time (below).
 """
 
 import json
+import threading
 
 from . import cloudwatch_cbor, faults, rds, route53, state
 
 ADMIN = "/moto-api/pmctl"
 DEFAULT_ACCOUNT = "123456789012"  # moto's default account (what unsigned admin calls use)
+
+
+# moto's S3 model is not thread-safe: a PutObject over an existing key closes the old
+# FakeKey's buffer (`_VersionedKeyStore.setlist` → `dispose`) while a concurrent GetObject
+# that already holds that key reads from it → ValueError → HTTP 500 with an empty body.
+# Seen in `aws_moto::the_journal_is_shared_and_appends_do_not_lose_lines` (8 concurrent
+# compare-and-swap appends) on a loaded machine. Real S3 has no such race, so S3 calls
+# are served one at a time, the response body included.
+S3_LOCK = threading.Lock()
+
+
+def _is_s3(environ):
+    auth = environ.get("HTTP_AUTHORIZATION", "") + environ.get("QUERY_STRING", "")
+    return "/s3/aws4_request" in auth or "%2Fs3%2Faws4_request" in auth
 
 
 class BadRequest(Exception):
@@ -49,6 +64,9 @@ class PmctlApp:
             return cloudwatch_cbor.respond(start_response, *injected)
         if cloudwatch_cbor.is_cbor_request(environ):
             return cloudwatch_cbor.handle(self.moto_app, environ, start_response)
+        if _is_s3(environ):
+            with S3_LOCK:
+                return [b"".join(self.moto_app(environ, start_response))]
         return self.moto_app(environ, start_response)
 
     def _admin(self, environ, start_response, route):
