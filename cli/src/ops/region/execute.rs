@@ -289,12 +289,12 @@ fn write_pause(
     Some((to - *from).num_milliseconds().max(0) as u64)
 }
 
-/// The engine's own step: a fresh preflight of the switch the rest of the plan makes.
 /// How long the gate of a `failback --switchover` waits for the rebuilt region to stream
-/// and catch up.
+/// and catch up, and how often it looks.
 const GATE_SETTLE: std::time::Duration = std::time::Duration::from_secs(30);
 const GATE_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
+/// The engine's own step: a fresh preflight of the switch the rest of the plan makes.
 async fn gate(
     p: &dyn Provider,
     plan: &Plan,
