@@ -132,9 +132,13 @@ pub async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     .with_health_db(health_pool)
     .with_allocation(a.allocation)
     .with_admission(admission);
-    // Processes deferred callbacks, and sweeps up any left pending (every second).
-    let worker =
-        crate::service::inbox::spawn_worker(state.clone(), std::time::Duration::from_secs(1));
+    // Process deferred callbacks, and sweep up any left pending (every second). Two, so
+    // one worker's round trips to the database do not bound allocation on rent day.
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            crate::service::inbox::spawn_worker(state.clone(), std::time::Duration::from_secs(1))
+        })
+        .collect();
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await
         .with_context(|| format!("binding {}", a.listen))?;
@@ -152,7 +156,9 @@ pub async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     .with_graceful_shutdown(shutdown_signal())
     .await?;
     // Whatever is still pending stays stored; the next writer's worker processes it.
-    worker.abort();
+    for w in &workers {
+        w.abort();
+    }
     let _ = tokio::time::timeout(
         std::time::Duration::from_secs(2),
         crate::service::inbox::drain(&state),

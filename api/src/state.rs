@@ -43,6 +43,8 @@ pub struct AppState {
     pub inbox_wakeup: Arc<tokio::sync::Notify>,
     /// Admission control for everything but the health endpoints; `None` = unlimited.
     pub admission: Option<Arc<crate::admission::Admission>>,
+    /// The inbox's group commit, started on first use (on the runtime serving requests).
+    intake: Arc<std::sync::OnceLock<crate::service::intake::Intake>>,
 }
 
 impl AppState {
@@ -56,7 +58,14 @@ impl AppState {
             allocation: Allocation::Inline,
             inbox_wakeup: Arc::new(tokio::sync::Notify::new()),
             admission: None,
+            intake: Arc::default(),
         }
+    }
+
+    /// The inbox's group commit (started by the first callback).
+    pub fn intake(&self) -> &crate::service::intake::Intake {
+        self.intake
+            .get_or_init(|| crate::service::intake::Intake::start(self.db.clone()))
     }
 
     /// A separate pool for `/ready`.

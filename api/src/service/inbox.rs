@@ -153,28 +153,25 @@ pub async fn receive(
     };
     let (amount, account, paid_at) = r.parsed.as_ref().map(summary).unwrap_or_default();
     let id = Uuid::new_v4();
-    let digest = Sha256::digest(body);
-    let token_digest = Sha256::digest(token.as_bytes());
-    let mut c = st.db.acquire().await?;
-    let stored = inbox::store_raw(
-        &mut c,
-        token_id,
-        &token_digest,
-        &NewCallback {
+    let stored = st
+        .intake()
+        .store(NewCallback {
+            token_id: token_id.to_string(),
+            token_digest: Sha256::digest(token.as_bytes()).to_vec(),
             id,
             kind,
-            key: r.key.as_deref(),
-            digest: &digest,
-            body,
+            key: r.key,
+            digest: Sha256::digest(body).to_vec(),
+            body: body.to_vec(),
             status,
-            error,
+            error: error.map(String::from),
             amount,
-            account: account.as_deref(),
+            account,
             paid_at,
-        },
-    )
-    .await?;
-    if stored.is_none() {
+        })
+        .await?;
+    if !stored {
+        let mut c = st.db.acquire().await?;
         if landlords::by_callback_token(&mut c, token).await?.is_none() {
             return Err(ApiError::NotFound("callback"));
         }
@@ -184,7 +181,6 @@ pub async fn receive(
         );
         return Ok(Received::Redelivered);
     }
-    drop(c);
     if status == InboxStatus::Quarantined {
         tracing::warn!(kind = kind.as_str(), callback = %id, reason = error.unwrap_or(""),
             "callback stored but unreadable: quarantined");
@@ -250,12 +246,20 @@ pub async fn process_pending(
         if rows.is_empty() {
             return Ok(0);
         }
+        let locked = Locked::take(&mut tx, &rows).await?;
         let mut settle = BTreeSet::new();
+        let mut done = Vec::with_capacity(rows.len());
         for r in &rows {
-            apply(&mut tx, r, &mut settle).await?;
+            done.push((r.id, apply(&mut tx, r, &mut settle, &locked).await?));
         }
-        for lease in settle {
-            ledger::settle_lease(&mut tx, lease).await?;
+        inbox::finish(&mut tx, &done).await?;
+        let open = ledger::with_open_invoices(&mut tx, &settle).await?;
+        for lease in settle.into_iter().filter(|l| open.contains(l)) {
+            if locked.leases.contains(&lease) {
+                ledger::settle_locked_lease(&mut tx, lease).await?;
+            } else {
+                ledger::settle_lease(&mut tx, lease).await?;
+            }
         }
         tx.commit().await?;
         Ok::<_, ApiError>(rows.len())
@@ -280,7 +284,8 @@ pub async fn replay(st: &AppState, me: &str, id: Uuid) -> Result<InboxEntry, Api
         ));
     }
     let mut settle = BTreeSet::new();
-    apply(&mut tx, &row, &mut settle).await?;
+    let done = apply(&mut tx, &row, &mut settle, &Locked::default()).await?;
+    inbox::finish(&mut tx, &[(row.id, done)]).await?;
     for lease in settle {
         ledger::settle_lease(&mut tx, lease).await?;
     }
@@ -292,35 +297,102 @@ pub async fn replay(st: &AppState, me: &str, id: Uuid) -> Result<InboxEntry, Api
     Ok(e)
 }
 
+/// The leases a batch of C2B confirmations pays into, found and locked up front: in one
+/// statement, in id order — two workers processing batches side by side lock in the same
+/// order and cannot deadlock — and without a round trip per callback.
+#[derive(Default)]
+struct Locked {
+    /// Callback id → the lease its account number names on the day it paid (`None`: no
+    /// lease, suspense).
+    lease_of: std::collections::HashMap<Uuid, Option<Uuid>>,
+    leases: BTreeSet<Uuid>,
+}
+
+impl Locked {
+    async fn take(c: &mut PgConnection, rows: &[Claimed]) -> Result<Locked, ApiError> {
+        let mut l = Locked::default();
+        let mut ids = Vec::new();
+        let mut asked = Vec::new();
+        let c2b: Vec<(Uuid, &str, C2bPayment)> = rows
+            .iter()
+            .filter(|row| row.kind == CallbackKind::C2bConfirmation)
+            .filter_map(|row| {
+                let body = row.body.as_deref().unwrap_or_default();
+                match read(row.kind, true, body, row.received_at).parsed {
+                    Ok(Payload::C2b(p)) => Some((row.id, row.landlord_id.as_str(), p)),
+                    _ => None,
+                }
+            })
+            .collect();
+        for (id, landlord, p) in &c2b {
+            match p.bill_ref.as_deref() {
+                Some(r) => {
+                    ids.push(*id);
+                    asked.push((*landlord, r, paid_on(p)));
+                }
+                None => {
+                    l.lease_of.insert(*id, None);
+                }
+            }
+        }
+        if !asked.is_empty() {
+            let found = rentals::leases_for_accounts_on(c, &asked).await?;
+            for (id, lease) in ids.into_iter().zip(found) {
+                l.leases.extend(lease);
+                l.lease_of.insert(id, lease);
+            }
+        }
+        ledger::lock_leases(c, &l.leases).await?;
+        Ok(l)
+    }
+}
+
+/// The day (in Kenya) a confirmation paid.
+fn paid_on(p: &C2bPayment) -> chrono::NaiveDate {
+    p.paid_at.with_timezone(&crate::domain::eat()).date_naive()
+}
+
+/// The lease of the unit whose account number a confirmation typed, on the day it paid.
+async fn lease_paid(
+    c: &mut PgConnection,
+    row: &Claimed,
+    p: &C2bPayment,
+) -> Result<Option<Uuid>, ApiError> {
+    Ok(match p.bill_ref.as_deref() {
+        Some(r) => {
+            rentals::lease_for_account_on(c, row.landlord_id.as_str(), r, paid_on(p)).await?
+        }
+        None => None,
+    })
+}
+
 /// Processes one claimed callback inside the caller's transaction; leases to settle are
-/// added to `settle`.
+/// added to `settle`. Answers the outcome to record ([`inbox::finish`]).
 async fn apply(
     c: &mut PgConnection,
     row: &Claimed,
     settle: &mut BTreeSet<Uuid>,
-) -> Result<(), ApiError> {
+    locked: &Locked,
+) -> Result<Outcome, ApiError> {
     let body = row.body.as_deref().unwrap_or_default();
     let r = read(row.kind, true, body, row.received_at);
-    let key = r.key.as_deref();
     let p = match r.parsed {
         Ok(p) => p,
         Err(why) => {
-            let o = Outcome {
+            return Ok(Outcome {
                 status: InboxStatus::Quarantined,
-                key,
-                error: Some(&why),
+                key: r.key,
+                error: Some(why),
                 payment_id: None,
                 amount: None,
                 account: None,
                 paid_at: None,
-            };
-            inbox::finish(c, row.id, &o).await?;
-            return Ok(());
+            });
         }
     };
     let (amount, account, paid_at) = summary(&p);
     let done = match &p {
-        Payload::C2b(pay) => c2b(c, row, pay, settle).await?,
+        Payload::C2b(pay) => c2b(c, row, pay, settle, locked).await?,
         Payload::Stk {
             checkout,
             result_code,
@@ -328,17 +400,15 @@ async fn apply(
             outcome,
         } => stk(c, row, checkout, *result_code, desc, outcome, settle).await?,
     };
-    let o = Outcome {
+    Ok(Outcome {
         status: done.status,
-        key,
-        error: done.error,
+        key: r.key,
+        error: done.error.map(String::from),
         payment_id: done.payment_id,
         amount,
-        account: account.as_deref(),
+        account,
         paid_at,
-    };
-    inbox::finish(c, row.id, &o).await?;
-    Ok(())
+    })
 }
 
 /// What processing decided for one callback.
@@ -366,14 +436,12 @@ async fn c2b(
     row: &Claimed,
     p: &C2bPayment,
     settle: &mut BTreeSet<Uuid>,
+    locked: &Locked,
 ) -> Result<Done, ApiError> {
     let me = row.landlord_id.as_str();
-    let lease = match p.bill_ref.as_deref() {
-        Some(r) => {
-            let day = p.paid_at.with_timezone(&crate::domain::eat()).date_naive();
-            rentals::lease_for_account_on(c, me, r, day).await?
-        }
-        None => None,
+    let lease = match locked.lease_of.get(&row.id) {
+        Some(l) => *l,
+        None => lease_paid(c, row, p).await?,
     };
     let new = payments::NewPayment {
         lease_id: lease,
@@ -384,7 +452,7 @@ async fn c2b(
         bill_ref: p.bill_ref.as_deref(),
         paid_at: p.paid_at,
     };
-    if let Some(l) = lease {
+    if let Some(l) = lease.filter(|l| !locked.leases.contains(l)) {
         ledger::lock_lease(c, l).await?;
     }
     if let Some(id) = payments::insert_unsettled(c, me, &new).await? {

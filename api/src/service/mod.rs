@@ -5,6 +5,7 @@
 pub mod callbacks;
 pub mod data_rights;
 pub mod inbox;
+pub mod intake;
 pub mod landlord;
 pub mod maintenance;
 pub mod payments;

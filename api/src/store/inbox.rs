@@ -7,54 +7,67 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-/// A raw callback to store, with what could be read of it.
-pub struct NewCallback<'a> {
+/// A raw callback to store, with what could be read of it, and the callback token it came
+/// with (its prefix and SHA-256 digest — never the token itself).
+pub struct NewCallback {
+    pub token_id: String,
+    pub token_digest: Vec<u8>,
     pub id: Uuid,
     pub kind: CallbackKind,
-    pub key: Option<&'a str>,
-    pub digest: &'a [u8],
-    pub body: &'a [u8],
+    pub key: Option<String>,
+    pub digest: Vec<u8>,
+    pub body: Vec<u8>,
     pub status: InboxStatus,
-    pub error: Option<&'a str>,
+    pub error: Option<String>,
     pub amount: Option<i64>,
-    pub account: Option<&'a str>,
+    pub account: Option<String>,
     pub paid_at: Option<DateTime<Utc>>,
 }
 
-/// Stores a raw callback for the landlord owning the callback token, in one statement
+/// Stores raw callbacks, each for the landlord owning its callback token, in one statement
 /// (autocommit: durable — and, with a synchronous standby, in both regions — when this
-/// returns). The token is checked inside the statement: the row is found by the token's
-/// prefix and the whole token compared by its SHA-256 digest, so the comparison's timing
-/// says nothing about the token. `None`: the token names nobody, or an identical payload
-/// is already stored (tell them apart with [`super::landlords::by_callback_token`]).
+/// returns; one commit for the whole batch). The token is checked inside the statement:
+/// the row is found by the token's prefix and the whole token compared by its SHA-256
+/// digest, so the comparison's timing says nothing about the token. Returns the ids stored;
+/// a callback missing from them names nobody, or an identical payload is already stored
+/// (tell them apart with [`super::landlords::by_callback_token`]).
 pub async fn store_raw(
     c: &mut PgConnection,
-    token_id: &str,
-    token_digest: &[u8],
-    cb: &NewCallback<'_>,
-) -> Result<Option<String>, sqlx::Error> {
-    let r: Option<(String,)> = sqlx::query_as(
+    cbs: &[NewCallback],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    fn col<'a, T>(cbs: &'a [NewCallback], f: impl Fn(&'a NewCallback) -> T) -> Vec<T> {
+        cbs.iter().map(f).collect()
+    }
+    let ids: Vec<(Uuid,)> = sqlx::query_as(
         "INSERT INTO callback_inbox (id, landlord_id, kind, key, digest, body, status, error,
                                      amount, account_ref_norm, paid_at)
-         SELECT $3, l.id, $4, $5, $6, $7, $8, $9, $10, $11, $12 FROM landlords l
-         WHERE l.callback_token_id = $1 AND sha256(convert_to(l.callback_token, 'UTF8')) = $2
-         ON CONFLICT ON CONSTRAINT callback_inbox_once DO NOTHING RETURNING landlord_id",
+         SELECT u.id, l.id, u.kind, u.key, u.digest, u.body, u.status, u.error, u.amount,
+                u.account, u.paid_at
+         FROM unnest($1::text[], $2::bytea[], $3::uuid[], $4::text[], $5::text[], $6::bytea[],
+                     $7::bytea[], $8::text[], $9::text[], $10::int8[], $11::text[],
+                     $12::timestamptz[])
+              WITH ORDINALITY AS u(token_id, token_digest, id, kind, key, digest, body, status,
+                                   error, amount, account, paid_at, n)
+         JOIN landlords l ON l.callback_token_id = u.token_id
+                         AND sha256(convert_to(l.callback_token, 'UTF8')) = u.token_digest
+         ORDER BY u.n
+         ON CONFLICT ON CONSTRAINT callback_inbox_once DO NOTHING RETURNING id",
     )
-    .bind(token_id)
-    .bind(token_digest)
-    .bind(cb.id)
-    .bind(cb.kind)
-    .bind(cb.key)
-    .bind(cb.digest)
-    .bind(cb.body)
-    .bind(cb.status)
-    .bind(cb.error)
-    .bind(cb.amount)
-    .bind(cb.account)
-    .bind(cb.paid_at)
-    .fetch_optional(c)
+    .bind(col(cbs, |c| c.token_id.as_str()))
+    .bind(col(cbs, |c| c.token_digest.as_slice()))
+    .bind(col(cbs, |c| c.id))
+    .bind(col(cbs, |c| c.kind.as_str()))
+    .bind(col(cbs, |c| c.key.as_deref()))
+    .bind(col(cbs, |c| c.digest.as_slice()))
+    .bind(col(cbs, |c| c.body.as_slice()))
+    .bind(col(cbs, |c| c.status.as_str()))
+    .bind(col(cbs, |c| c.error.as_deref()))
+    .bind(col(cbs, |c| c.amount))
+    .bind(col(cbs, |c| c.account.as_deref()))
+    .bind(col(cbs, |c| c.paid_at))
+    .fetch_all(c)
     .await?;
-    Ok(r.map(|r| r.0))
+    Ok(ids.into_iter().map(|r| r.0).collect())
 }
 
 /// A stored callback claimed for processing (locked until the transaction ends).
@@ -103,35 +116,43 @@ pub async fn claim(
 }
 
 /// What processing concluded about one callback.
-pub struct Outcome<'a> {
+pub struct Outcome {
     pub status: InboxStatus,
-    pub key: Option<&'a str>,
-    pub error: Option<&'a str>,
+    pub key: Option<String>,
+    pub error: Option<String>,
     pub payment_id: Option<Uuid>,
     pub amount: Option<i64>,
-    pub account: Option<&'a str>,
+    pub account: Option<String>,
     pub paid_at: Option<DateTime<Utc>>,
 }
 
-/// Records the outcome; the raw body is dropped when no longer needed.
-pub async fn finish(c: &mut PgConnection, id: Uuid, o: &Outcome<'_>) -> Result<(), sqlx::Error> {
+/// Records each callback's outcome, in one statement; the raw body is dropped when no
+/// longer needed.
+pub async fn finish(c: &mut PgConnection, done: &[(Uuid, Outcome)]) -> Result<(), sqlx::Error> {
+    fn col<'a, T>(d: &'a [(Uuid, Outcome)], f: impl Fn(&'a Outcome) -> T) -> Vec<T> {
+        d.iter().map(|(_, o)| f(o)).collect()
+    }
     sqlx::query(
-        "UPDATE callback_inbox SET status = $2, key = COALESCE($3, key), error = $4,
-            payment_id = $5, amount = COALESCE($6, amount),
-            account_ref_norm = COALESCE($7, account_ref_norm), paid_at = COALESCE($8, paid_at),
-            body = CASE WHEN $9 THEN body END, attempts = attempts + 1,
-            processed_at = CASE WHEN $2 = 'pending' THEN NULL ELSE now() END
-         WHERE id = $1",
+        "UPDATE callback_inbox i SET status = o.status, key = COALESCE(o.key, i.key),
+            error = o.error, payment_id = o.payment_id, amount = COALESCE(o.amount, i.amount),
+            account_ref_norm = COALESCE(o.account, i.account_ref_norm),
+            paid_at = COALESCE(o.paid_at, i.paid_at),
+            body = CASE WHEN o.keep_body THEN i.body END, attempts = i.attempts + 1,
+            processed_at = CASE WHEN o.status = 'pending' THEN NULL ELSE now() END
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::int8[],
+                     $7::text[], $8::timestamptz[], $9::bool[])
+              AS o(id, status, key, error, payment_id, amount, account, paid_at, keep_body)
+         WHERE i.id = o.id",
     )
-    .bind(id)
-    .bind(o.status)
-    .bind(o.key)
-    .bind(o.error)
-    .bind(o.payment_id)
-    .bind(o.amount)
-    .bind(o.account)
-    .bind(o.paid_at)
-    .bind(o.status.keeps_body())
+    .bind(done.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+    .bind(col(done, |o| o.status.as_str()))
+    .bind(col(done, |o| o.key.as_deref()))
+    .bind(col(done, |o| o.error.as_deref()))
+    .bind(col(done, |o| o.payment_id))
+    .bind(col(done, |o| o.amount))
+    .bind(col(done, |o| o.account.as_deref()))
+    .bind(col(done, |o| o.paid_at))
+    .bind(col(done, |o| o.status.keeps_body()))
     .execute(c)
     .await?;
     Ok(())

@@ -13,6 +13,24 @@ use uuid::Uuid;
 /// payments on one lease allocate one after the other.
 pub async fn settle_lease(c: &mut PgConnection, lease: Uuid) -> Result<(), sqlx::Error> {
     lock_lease(c, lease).await?;
+    settle_locked_lease(c, lease).await
+}
+
+/// [`settle_lease`] for a lease this transaction has locked already.
+pub async fn settle_locked_lease(c: &mut PgConnection, lease: Uuid) -> Result<(), sqlx::Error> {
+    // Open invoices first: usually there are none (the month is paid), and then the
+    // payments with credit left — every overpayment the lease ever had — need no reading.
+    let rows: Vec<(Uuid, NaiveDate, i64)> = sqlx::query_as(
+        "SELECT i.id, i.due_date, (i.amount - COALESCE(SUM(a.amount), 0))::bigint
+         FROM invoices i LEFT JOIN allocations a ON a.invoice_id = i.id
+         WHERE i.lease_id=$1 GROUP BY i.id HAVING i.amount - COALESCE(SUM(a.amount), 0) > 0",
+    )
+    .bind(lease)
+    .fetch_all(&mut *c)
+    .await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
     let payments: Vec<(Uuid, i64)> = sqlx::query_as(
         "SELECT p.id, (p.amount - COALESCE(SUM(a.amount), 0))::bigint AS left
          FROM payments p LEFT JOIN allocations a ON a.payment_id = p.id
@@ -26,14 +44,6 @@ pub async fn settle_lease(c: &mut PgConnection, lease: Uuid) -> Result<(), sqlx:
     if payments.is_empty() {
         return Ok(());
     }
-    let rows: Vec<(Uuid, NaiveDate, i64)> = sqlx::query_as(
-        "SELECT i.id, i.due_date, (i.amount - COALESCE(SUM(a.amount), 0))::bigint
-         FROM invoices i LEFT JOIN allocations a ON a.invoice_id = i.id
-         WHERE i.lease_id=$1 GROUP BY i.id HAVING i.amount - COALESCE(SUM(a.amount), 0) > 0",
-    )
-    .bind(lease)
-    .fetch_all(&mut *c)
-    .await?;
     let open: Vec<OpenInvoice<Uuid>> = rows
         .into_iter()
         .map(|(id, due, bal)| OpenInvoice {
@@ -60,6 +70,25 @@ pub async fn settle_lease(c: &mut PgConnection, lease: Uuid) -> Result<(), sqlx:
     Ok(())
 }
 
+/// Which of `leases` have an invoice with a balance (the others have nothing to settle).
+pub async fn with_open_invoices(
+    c: &mut PgConnection,
+    leases: &std::collections::BTreeSet<Uuid>,
+) -> Result<std::collections::BTreeSet<Uuid>, sqlx::Error> {
+    if leases.is_empty() {
+        return Ok(Default::default());
+    }
+    let ids: Vec<Uuid> = leases.iter().copied().collect();
+    let open: Vec<(Uuid,)> = sqlx::query_as(
+        "SELECT DISTINCT i.lease_id FROM invoices i LEFT JOIN allocations a ON a.invoice_id = i.id
+         WHERE i.lease_id = ANY($1) GROUP BY i.id HAVING i.amount - COALESCE(SUM(a.amount), 0) > 0",
+    )
+    .bind(ids)
+    .fetch_all(c)
+    .await?;
+    Ok(open.into_iter().map(|r| r.0).collect())
+}
+
 /// Locks the lease row: payments to one lease are recorded and allocated one after the
 /// other. Take it *before* inserting a payment for the lease — the insert's foreign-key
 /// check takes a share lock on the lease, and two transactions each holding that share
@@ -67,6 +96,23 @@ pub async fn settle_lease(c: &mut PgConnection, lease: Uuid) -> Result<(), sqlx:
 pub async fn lock_lease(c: &mut PgConnection, lease: Uuid) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT 1 FROM leases WHERE id=$1 FOR UPDATE")
         .bind(lease)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+/// Locks several leases (as [`lock_lease`]) in one statement, in id order: transactions
+/// locking overlapping sets this way wait for each other instead of deadlocking.
+pub async fn lock_leases(
+    c: &mut PgConnection,
+    leases: &std::collections::BTreeSet<Uuid>,
+) -> Result<(), sqlx::Error> {
+    if leases.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = leases.iter().copied().collect();
+    sqlx::query("SELECT 1 FROM leases WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .bind(ids)
         .execute(c)
         .await?;
     Ok(())

@@ -397,17 +397,31 @@ pub async fn lease_for_account_on(
     bill_ref: &str,
     day: NaiveDate,
 ) -> Result<Option<Uuid>, sqlx::Error> {
-    let r: Option<(Uuid,)> = sqlx::query_as(
-        "SELECT l.id FROM units u JOIN leases l ON l.unit_id = u.id
-         WHERE u.landlord_id=$1 AND u.account_ref_norm = upper(btrim($2)) AND l.start_date <= $3
-         ORDER BY (l.end_date IS NULL OR l.end_date >= $3) DESC, l.start_date DESC LIMIT 1",
+    let found = leases_for_accounts_on(c, &[(landlord, bill_ref, day)]).await?;
+    Ok(found.into_iter().next().flatten())
+}
+
+/// [`lease_for_account_on`] for many (landlord, account number, day) at once, in one
+/// statement; answers in the order asked.
+pub async fn leases_for_accounts_on(
+    c: &mut PgConnection,
+    asked: &[(&str, &str, NaiveDate)],
+) -> Result<Vec<Option<Uuid>>, sqlx::Error> {
+    let rows: Vec<(Option<Uuid>,)> = sqlx::query_as(
+        "SELECT (SELECT l.id FROM units un JOIN leases l ON l.unit_id = un.id
+                 WHERE un.landlord_id = q.landlord AND un.account_ref_norm = upper(btrim(q.bill_ref))
+                   AND l.start_date <= q.day
+                 ORDER BY (l.end_date IS NULL OR l.end_date >= q.day) DESC, l.start_date DESC
+                 LIMIT 1)
+         FROM unnest($1::text[], $2::text[], $3::date[]) WITH ORDINALITY AS q(landlord, bill_ref, day, n)
+         ORDER BY q.n",
     )
-    .bind(landlord)
-    .bind(bill_ref)
-    .bind(day)
-    .fetch_optional(c)
+    .bind(asked.iter().map(|a| a.0).collect::<Vec<_>>())
+    .bind(asked.iter().map(|a| a.1).collect::<Vec<_>>())
+    .bind(asked.iter().map(|a| a.2).collect::<Vec<_>>())
+    .fetch_all(c)
     .await?;
-    Ok(r.map(|r| r.0))
+    Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
 pub async fn lease_of_unit_on(
