@@ -130,17 +130,9 @@ pub fn pool_options(max: u32) -> sqlx::postgres::PgPoolOptions {
         .min_connections(0)
         .acquire_timeout(Duration::from_secs(3))
         .idle_timeout(Duration::from_secs(60))
-        // sqlx pings every connection as it returns to the pool; a second ping on every
-        // acquire was a round trip per request under load. A connection idle for a while
-        // (across a database restart or failover, say) is still checked before use.
-        .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
-            Box::pin(async move {
-                if meta.idle_for > Duration::from_millis(500) {
-                    use sqlx::Connection;
-                    conn.ping().await?;
-                }
-                Ok(true)
-            })
-        })
+        // A pooled session may be gone (database restarted, failed over, credentials
+        // rotated, sessions killed): check it before use, so the request gets a fresh one
+        // instead of a 503. Costs a round trip per checkout; the inbox's group commit
+        // checks out once per batch, not per callback.
+        .test_before_acquire(true)
 }
