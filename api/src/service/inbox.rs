@@ -246,11 +246,13 @@ pub async fn process_pending(
         if rows.is_empty() {
             return Ok(0);
         }
-        let locked = Locked::take(&mut tx, &rows).await?;
+        // Each payload is read once: the lease lookup and the processing share it.
+        let reads: Vec<Read> = rows.iter().map(read_claimed).collect();
+        let locked = Locked::take(&mut tx, &rows, &reads).await?;
         let mut settle = BTreeSet::new();
         let mut done = Vec::with_capacity(rows.len());
-        for r in &rows {
-            done.push((r.id, apply(&mut tx, r, &mut settle, &locked).await?));
+        for (row, r) in rows.iter().zip(reads) {
+            done.push((row.id, apply(&mut tx, row, r, &mut settle, &locked).await?));
         }
         inbox::finish(&mut tx, &done).await?;
         let open = ledger::with_open_invoices(&mut tx, &settle).await?;
@@ -284,7 +286,8 @@ pub async fn replay(st: &AppState, me: &str, id: Uuid) -> Result<InboxEntry, Api
         ));
     }
     let mut settle = BTreeSet::new();
-    let done = apply(&mut tx, &row, &mut settle, &Locked::default()).await?;
+    let r = read_claimed(&row);
+    let done = apply(&mut tx, &row, r, &mut settle, &Locked::default()).await?;
     inbox::finish(&mut tx, &[(row.id, done)]).await?;
     for lease in settle {
         ledger::settle_lease(&mut tx, lease).await?;
@@ -309,29 +312,24 @@ struct Locked {
 }
 
 impl Locked {
-    async fn take(c: &mut PgConnection, rows: &[Claimed]) -> Result<Locked, ApiError> {
+    async fn take(
+        c: &mut PgConnection,
+        rows: &[Claimed],
+        reads: &[Read],
+    ) -> Result<Locked, ApiError> {
         let mut l = Locked::default();
-        let mut ids = Vec::new();
-        let mut asked = Vec::new();
-        let c2b: Vec<(Uuid, &str, C2bPayment)> = rows
-            .iter()
-            .filter(|row| row.kind == CallbackKind::C2bConfirmation)
-            .filter_map(|row| {
-                let body = row.body.as_deref().unwrap_or_default();
-                match read(row.kind, true, body, row.received_at).parsed {
-                    Ok(Payload::C2b(p)) => Some((row.id, row.landlord_id.as_str(), p)),
-                    _ => None,
-                }
-            })
-            .collect();
-        for (id, landlord, p) in &c2b {
+        let (mut ids, mut asked) = (Vec::new(), Vec::new());
+        for (row, r) in rows.iter().zip(reads) {
+            let Ok(Payload::C2b(p)) = &r.parsed else {
+                continue;
+            };
             match p.bill_ref.as_deref() {
-                Some(r) => {
-                    ids.push(*id);
-                    asked.push((*landlord, r, paid_on(p)));
+                Some(account) => {
+                    ids.push(row.id);
+                    asked.push((row.landlord_id.as_str(), account, paid_on(p)));
                 }
                 None => {
-                    l.lease_of.insert(*id, None);
+                    l.lease_of.insert(row.id, None);
                 }
             }
         }
@@ -345,6 +343,16 @@ impl Locked {
         ledger::lock_leases(c, &l.leases).await?;
         Ok(l)
     }
+}
+
+/// Reads a stored callback's payload.
+fn read_claimed(row: &Claimed) -> Read {
+    read(
+        row.kind,
+        true,
+        row.body.as_deref().unwrap_or_default(),
+        row.received_at,
+    )
 }
 
 /// The day (in Kenya) a confirmation paid.
@@ -366,16 +374,16 @@ async fn lease_paid(
     })
 }
 
-/// Processes one claimed callback inside the caller's transaction; leases to settle are
-/// added to `settle`. Answers the outcome to record ([`inbox::finish`]).
+/// Processes one claimed callback (its payload read: `r`) inside the caller's
+/// transaction; leases to settle are added to `settle`. Answers the outcome to record
+/// ([`inbox::finish`]).
 async fn apply(
     c: &mut PgConnection,
     row: &Claimed,
+    r: Read,
     settle: &mut BTreeSet<Uuid>,
     locked: &Locked,
 ) -> Result<Outcome, ApiError> {
-    let body = row.body.as_deref().unwrap_or_default();
-    let r = read(row.kind, true, body, row.received_at);
     let p = match r.parsed {
         Ok(p) => p,
         Err(why) => {
