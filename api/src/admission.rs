@@ -68,6 +68,12 @@ impl Admission {
     }
 }
 
+/// Marks a 503 as load shedding (capacity, by design) rather than a failure: the front
+/// door counts such answers apart from its 5xx, so a spike that was shed does not keep the
+/// `api-5xx-rate` alarm firing after it ends. A read-only or unavailable database is still a
+/// 5xx.
+pub const SHED_HEADER: &str = "x-pm-shed";
+
 /// Health endpoints bypass admission.
 fn exempt(path: &str) -> bool {
     path == "/ready" || path == "/health"
@@ -109,6 +115,8 @@ fn overloaded(path: &str) -> Response {
     };
     resp.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    resp.headers_mut()
+        .insert(SHED_HEADER, HeaderValue::from_static("1"));
     resp
 }
 

@@ -74,6 +74,8 @@ async fn past_capacity_requests_are_shed_at_once_and_readiness_is_not() {
         shed.0
     );
     assert_eq!(shed.1.headers()["retry-after"], "1");
+    // The mark the front door counts apart from failures.
+    assert_eq!(shed.1.headers()["x-pm-shed"], "1");
     let (_, v) = status_json(shed.1).await;
     assert_eq!(v["type"], "about:blank#overloaded", "{v}");
     // A callback is shed Daraja-style (nothing stored: M-Pesa may retry).

@@ -87,6 +87,16 @@ impl FakeRegion {
                 }),
             )
             .route("/fail", get(|| async { StatusCode::INTERNAL_SERVER_ERROR }))
+            // What pm-api's admission control answers over capacity.
+            .route(
+                "/shed",
+                get(|| async {
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        [("retry-after", "1"), ("x-pm-shed", "1")],
+                    )
+                }),
+            )
             .route("/echo", any(echo))
             .with_state(state.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -376,15 +386,22 @@ async fn forwards_requests_to_primary_with_region_header() {
     let resp = net.http.get(net.url("/fail")).send().await.unwrap();
     assert_eq!(resp.status(), 500);
     assert_eq!(region_of(&resp), "east");
+    // A shed request (503 marked by admission control) passes through with Retry-After and
+    // counts as shed, not as a 5xx: over capacity is not failing.
+    let resp = net.http.get(net.url("/shed")).send().await.unwrap();
+    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.headers()["retry-after"], "1");
 
     let state = net.admin.state().await.unwrap();
     assert_eq!(state.primary, "east");
     assert_eq!(state.routing_to, "east");
     let east_metrics = &state.metrics.regions[0];
     assert_eq!(east_metrics.region, "east");
-    assert_eq!(east_metrics.cumulative.requests, 2);
+    assert_eq!(east_metrics.cumulative.requests, 3);
     assert_eq!(east_metrics.cumulative.errors_5xx, 1);
-    assert_eq!(east_metrics.window.requests, 2);
+    assert_eq!(east_metrics.cumulative.shed, 1);
+    assert_eq!(east_metrics.window.shed, 1);
+    assert_eq!(east_metrics.window.requests, 3);
     let latency = east_metrics.cumulative.latency_ms.unwrap();
     assert!(
         latency.max > 0.0 && latency.p50 <= latency.max,

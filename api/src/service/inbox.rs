@@ -32,6 +32,9 @@ use uuid::Uuid;
 const MAX_ATTEMPTS: i32 = 5;
 /// Callbacks processed per transaction by the worker.
 pub const BATCH: i64 = 64;
+/// How long a woken worker lets callbacks gather before it processes them (the allocation
+/// lag this adds; a tenant's statement shows the payment as pending meanwhile).
+const GATHER: Duration = Duration::from_millis(20);
 
 /// A callback payload, read.
 enum Payload {
@@ -248,7 +251,8 @@ pub async fn process_pending(
         }
         // Each payload is read once: the lease lookup and the processing share it.
         let reads: Vec<Read> = rows.iter().map(read_claimed).collect();
-        let locked = Locked::take(&mut tx, &rows, &reads).await?;
+        let mut locked = Locked::take(&mut tx, &rows, &reads).await?;
+        locked.record(&mut tx, &rows, &reads).await?;
         let mut settle = BTreeSet::new();
         let mut done = Vec::with_capacity(rows.len());
         for (row, r) in rows.iter().zip(reads) {
@@ -309,6 +313,9 @@ struct Locked {
     /// lease, suspense).
     lease_of: std::collections::HashMap<Uuid, Option<Uuid>>,
     leases: BTreeSet<Uuid>,
+    /// Callback id → the payment recorded for its confirmation by [`Locked::record`], or
+    /// `None` where the receipt was already recorded (a duplicate or an anomaly to decide).
+    recorded: std::collections::HashMap<Uuid, Option<Uuid>>,
 }
 
 impl Locked {
@@ -342,6 +349,42 @@ impl Locked {
         }
         ledger::lock_leases(c, &l.leases).await?;
         Ok(l)
+    }
+
+    /// Records the batch's C2B payments (their leases locked by [`Locked::take`]) with one
+    /// statement instead of one per callback. Confirmations are recorded before the batch's
+    /// STK results: a receipt shared by both in one batch is the confirmation's.
+    async fn record(
+        &mut self,
+        c: &mut PgConnection,
+        rows: &[Claimed],
+        reads: &[Read],
+    ) -> Result<(), ApiError> {
+        let (mut ids, mut landlords, mut new) = (Vec::new(), Vec::new(), Vec::new());
+        for (row, r) in rows.iter().zip(reads) {
+            let (Ok(Payload::C2b(p)), Some(lease)) = (&r.parsed, self.lease_of.get(&row.id)) else {
+                continue;
+            };
+            ids.push(row.id);
+            landlords.push(row.landlord_id.as_str());
+            new.push(c2b_payment(p, *lease));
+        }
+        let recorded = payments::insert_unsettled_many(c, &landlords, &new).await?;
+        self.recorded.extend(ids.into_iter().zip(recorded));
+        Ok(())
+    }
+}
+
+/// The payment a C2B confirmation records, credited to `lease` (`None`: suspense).
+fn c2b_payment(p: &C2bPayment, lease: Option<Uuid>) -> payments::NewPayment<'_> {
+    payments::NewPayment {
+        lease_id: lease,
+        method: PaymentMethod::MpesaC2b,
+        kind: PaymentKind::Rent,
+        amount: p.amount.shillings(),
+        receipt: Some(p.receipt.as_str()),
+        bill_ref: p.bill_ref.as_deref(),
+        paid_at: p.paid_at,
     }
 }
 
@@ -451,19 +494,16 @@ async fn c2b(
         Some(l) => *l,
         None => lease_paid(c, row, p).await?,
     };
-    let new = payments::NewPayment {
-        lease_id: lease,
-        method: PaymentMethod::MpesaC2b,
-        kind: PaymentKind::Rent,
-        amount: p.amount.shillings(),
-        receipt: Some(p.receipt.as_str()),
-        bill_ref: p.bill_ref.as_deref(),
-        paid_at: p.paid_at,
+    let recorded = match locked.recorded.get(&row.id) {
+        Some(recorded) => *recorded,
+        None => {
+            if let Some(l) = lease.filter(|l| !locked.leases.contains(l)) {
+                ledger::lock_lease(c, l).await?;
+            }
+            payments::insert_unsettled(c, me, &c2b_payment(p, lease)).await?
+        }
     };
-    if let Some(l) = lease.filter(|l| !locked.leases.contains(l)) {
-        ledger::lock_lease(c, l).await?;
-    }
-    if let Some(id) = payments::insert_unsettled(c, me, &new).await? {
+    if let Some(id) = recorded {
         settle.extend(lease);
         return Ok(Done::new(InboxStatus::Processed, Some(id)));
     }
@@ -683,7 +723,12 @@ pub fn spawn_worker(st: AppState, sweep: Duration) -> tokio::task::JoinHandle<()
     tokio::spawn(async move {
         loop {
             tokio::select! {
-                _ = st.inbox_wakeup.notified() => {}
+                _ = st.inbox_wakeup.notified() => {
+                    // Let the batch fill: on rent day a callback arrives every fraction of
+                    // a millisecond, and a batch costs a handful of statements whatever its
+                    // size (measured: woken at once, batches held ~4 callbacks at 800 rps).
+                    tokio::time::sleep(GATHER).await;
+                }
                 _ = tokio::time::sleep(sweep) => {}
             }
             drain(&st).await;

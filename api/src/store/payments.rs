@@ -100,6 +100,57 @@ pub async fn insert_unsettled(
     Ok(id.map(|r| r.0))
 }
 
+/// [`insert_unsettled`] for many payments with one statement (the inbox workers' batches),
+/// in order: `landlords[i]` records `ps[i]`. Answers, per payment, its id, or `None` where its
+/// receipt was already recorded — before, or by an earlier payment of the same call.
+pub async fn insert_unsettled_many(
+    c: &mut PgConnection,
+    landlords: &[&str],
+    ps: &[NewPayment<'_>],
+) -> Result<Vec<Option<Uuid>>, sqlx::Error> {
+    if ps.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = ps.iter().map(|_| Uuid::new_v4()).collect();
+    let status = |p: &NewPayment<'_>| {
+        if p.lease_id.is_some() {
+            PaymentStatus::Credited
+        } else {
+            PaymentStatus::Unmatched
+        }
+        .as_str()
+    };
+    // ORDER BY the input's position: a receipt repeated within the call is recorded for
+    // its first payment, as one INSERT after the other would.
+    let stored: Vec<(Uuid,)> = sqlx::query_as(
+        "INSERT INTO payments (id, landlord_id, lease_id, method, status, amount, receipt, bill_ref, paid_at, kind)
+         SELECT id, landlord_id, lease_id, method, status, amount, receipt, bill_ref, paid_at, kind
+         FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::int8[],
+                     $7::text[], $8::text[], $9::timestamptz[], $10::text[])
+              WITH ORDINALITY AS u(id, landlord_id, lease_id, method, status, amount, receipt,
+                                   bill_ref, paid_at, kind, n)
+         ORDER BY n
+         ON CONFLICT (receipt) WHERE method IN ('mpesa_c2b', 'mpesa_stk') DO NOTHING RETURNING id",
+    )
+    .bind(&ids)
+    .bind(landlords)
+    .bind(ps.iter().map(|p| p.lease_id).collect::<Vec<_>>())
+    .bind(ps.iter().map(|p| p.method.as_str()).collect::<Vec<_>>())
+    .bind(ps.iter().map(status).collect::<Vec<_>>())
+    .bind(ps.iter().map(|p| p.amount).collect::<Vec<_>>())
+    .bind(ps.iter().map(|p| p.receipt).collect::<Vec<_>>())
+    .bind(ps.iter().map(|p| p.bill_ref).collect::<Vec<_>>())
+    .bind(ps.iter().map(|p| p.paid_at).collect::<Vec<_>>())
+    .bind(ps.iter().map(|p| p.kind.as_str()).collect::<Vec<_>>())
+    .fetch_all(&mut *c)
+    .await?;
+    let stored: std::collections::HashSet<Uuid> = stored.into_iter().map(|r| r.0).collect();
+    Ok(ids
+        .into_iter()
+        .map(|id| stored.contains(&id).then_some(id))
+        .collect())
+}
+
 /// The M-Pesa payment recorded under a receipt (any landlord: a receipt is unique across
 /// paybills): (landlord, id, amount, normalised account number).
 pub async fn mpesa_by_receipt(

@@ -158,6 +158,15 @@ pub fn run(g: &Global, a: LoadArgs) -> CliResult {
             s.acknowledged_writes.to_string(),
         ]);
         out(t);
+        if s.refused.requests > 0 {
+            out(format!(
+                "refused (503/429): {}, {} with Retry-After, p99 {:.1} ms, max {:.1} ms",
+                s.refused.requests,
+                s.refused.with_retry_after,
+                s.refused.latency_ms.p99,
+                s.refused.latency_ms.max
+            ));
+        }
     }
     Ok(EXIT_OK)
 }

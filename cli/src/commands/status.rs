@@ -127,10 +127,11 @@ pub fn render(r: &StatusReport) -> String {
     }
     if let Some(tr) = &t.traffic {
         s.push_str(&format!(
-            "traffic (last {}s): {} requests, {} 5xx, p99 {}\n",
+            "traffic (last {}s): {} requests, {} 5xx, {} shed over capacity, p99 {}\n",
             tr.window_secs,
             tr.requests,
             tr.errors_5xx,
+            tr.shed,
             tr.p99_ms
                 .map(|p| format!("{p:.0} ms"))
                 .unwrap_or_else(|| "-".into())

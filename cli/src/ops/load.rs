@@ -70,6 +70,9 @@ pub struct RequestRecord {
     pub region: Option<String>,
     /// For an acknowledged write: the M-Pesa receipt (c2b) or the payment id (manual).
     pub ack: Option<String>,
+    /// The answer carried `Retry-After` (a shed or blocked request says when to retry).
+    #[serde(default)]
+    pub retry_after: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -274,9 +277,11 @@ async fn one(
             .bearer_auth(&t.token),
     };
     let res = rq.send().await;
+    let mut retry_after = false;
     let (outcome, status, region, ack) = match res {
         Ok(r) => {
             let status = r.status().as_u16();
+            retry_after = r.headers().contains_key(reqwest::header::RETRY_AFTER);
             let region = r
                 .headers()
                 .get("x-pm-region")
@@ -319,6 +324,7 @@ async fn one(
         status,
         region,
         ack,
+        retry_after,
     }
 }
 
@@ -332,6 +338,18 @@ pub struct LoadSummary {
     pub by_kind: BTreeMap<String, u64>,
     pub latency_ms: Percentiles,
     pub acknowledged_writes: u64,
+    /// Requests refused with 503 or 429 (over capacity, writes blocked, read-only).
+    #[serde(default)]
+    pub refused: Refused,
+}
+
+/// The refused requests: how many said when to retry, and how fast they were answered
+/// (shedding is only useful when it is fast).
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Refused {
+    pub requests: u64,
+    pub with_retry_after: u64,
+    pub latency_ms: Percentiles,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -342,14 +360,35 @@ pub struct Percentiles {
     pub max: f64,
 }
 
+fn percentiles(h: &Histogram<u64>) -> Percentiles {
+    if h.is_empty() {
+        return Percentiles::default();
+    }
+    let q = |p: f64| h.value_at_quantile(p) as f64 / 1000.0;
+    Percentiles {
+        p50: q(0.5),
+        p90: q(0.9),
+        p99: q(0.99),
+        max: h.max() as f64 / 1000.0,
+    }
+}
+
 pub fn summarize(records: &[RequestRecord], duration: Duration) -> LoadSummary {
-    let mut h = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("histogram");
+    let histogram = || Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("histogram");
+    let (mut h, mut refused_h) = (histogram(), histogram());
+    let mut refused = Refused::default();
     let mut errors = BTreeMap::new();
     let mut by_kind = BTreeMap::new();
     let mut ok = 0;
     let mut acked = 0;
     for r in records {
-        let _ = h.record(((r.latency_ms * 1000.0) as u64).max(1));
+        let us = ((r.latency_ms * 1000.0) as u64).max(1);
+        let _ = h.record(us);
+        if matches!(r.status, Some(503 | 429)) {
+            refused.requests += 1;
+            refused.with_retry_after += u64::from(r.retry_after);
+            let _ = refused_h.record(us);
+        }
         *by_kind.entry(r.kind.name().to_string()).or_insert(0) += 1;
         if r.outcome == Outcome::Ok {
             ok += 1;
@@ -360,8 +399,8 @@ pub fn summarize(records: &[RequestRecord], duration: Duration) -> LoadSummary {
             acked += 1;
         }
     }
-    let q = |p: f64| h.value_at_quantile(p) as f64 / 1000.0;
     let secs = duration.as_secs_f64().max(0.001);
+    refused.latency_ms = percentiles(&refused_h);
     LoadSummary {
         requests: records.len() as u64,
         duration_s: secs,
@@ -369,23 +408,49 @@ pub fn summarize(records: &[RequestRecord], duration: Duration) -> LoadSummary {
         ok,
         errors,
         by_kind,
-        latency_ms: if records.is_empty() {
-            Percentiles::default()
-        } else {
-            Percentiles {
-                p50: q(0.5),
-                p90: q(0.9),
-                p99: q(0.99),
-                max: h.max() as f64 / 1000.0,
-            }
-        },
+        latency_ms: percentiles(&h),
         acknowledged_writes: acked,
+        refused,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refused_requests_are_counted_with_their_latency() {
+        let rec = |seq, status, latency_ms, retry_after| RequestRecord {
+            seq,
+            kind: Kind::C2b,
+            scheduled_ms: 0.0,
+            done_ms: latency_ms,
+            latency_ms,
+            outcome: if status == 200 {
+                Outcome::Ok
+            } else {
+                Outcome::Http5xx
+            },
+            status: Some(status),
+            region: None,
+            ack: None,
+            retry_after,
+        };
+        let recs = vec![
+            rec(0, 200, 40.0, false),
+            rec(1, 503, 2.0, true),
+            rec(2, 503, 9.0, false),
+            rec(3, 500, 1.0, false),
+        ];
+        let s = summarize(&recs, Duration::from_secs(1));
+        assert_eq!((s.refused.requests, s.refused.with_retry_after), (2, 1));
+        assert!(
+            (s.refused.latency_ms.max - 9.0).abs() < 0.1,
+            "{:?}",
+            s.refused
+        );
+        assert!(s.latency_ms.max >= 39.9);
+    }
 
     #[test]
     fn schedule_is_open_loop_and_ramps() {
@@ -439,8 +504,10 @@ mod tests {
             status: Some(200),
             region: None,
             ack: None,
+            retry_after: false,
         }];
         let s = summarize(&recs, Duration::from_secs(1));
         assert!(s.latency_ms.max >= 2990.0);
+        assert_eq!(s.refused.requests, 0);
     }
 }

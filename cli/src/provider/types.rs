@@ -137,7 +137,12 @@ pub struct Alarm {
 pub struct TrafficView {
     pub window_secs: u64,
     pub requests: u64,
+    /// Server errors, not counting `shed`.
     pub errors_5xx: u64,
+    /// Requests the API refused over capacity (503 + Retry-After, load shedding): busy, not
+    /// failing, so not part of the 5xx alarm.
+    #[serde(default)]
+    pub shed: u64,
     pub p99_ms: Option<f64>,
 }
 

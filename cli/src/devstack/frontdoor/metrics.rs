@@ -22,7 +22,11 @@ pub struct LatencySummary {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct MetricsCounts {
     pub requests: u64,
+    /// Server errors, not counting `shed`.
     pub errors_5xx: u64,
+    /// 503s the API marked as load shedding (`x-pm-shed`): over capacity, not failing.
+    #[serde(default)]
+    pub shed: u64,
     /// Time to response headers; `None` when there were no requests.
     pub latency_ms: Option<LatencySummary>,
 }
@@ -46,9 +50,19 @@ pub struct MetricsSnapshot {
     pub regions: Vec<RegionMetricsSnapshot>,
 }
 
+/// How a request ended, as the metrics count it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Outcome {
+    Answered,
+    ServerError,
+    /// Refused by the API's admission control (a 503 marked `x-pm-shed`).
+    Shed,
+}
+
 struct Counts {
     requests: u64,
     errors_5xx: u64,
+    shed: u64,
     latency_us: Histogram<u64>,
 }
 
@@ -57,14 +71,16 @@ impl Counts {
         Counts {
             requests: 0,
             errors_5xx: 0,
+            shed: 0,
             // Auto-resizing, 3 significant digits: memory grows with the largest latency only.
             latency_us: Histogram::new(3).expect("3 significant figures is valid"),
         }
     }
 
-    fn record(&mut self, latency_us: u64, is_5xx: bool) {
+    fn record(&mut self, latency_us: u64, outcome: Outcome) {
         self.requests += 1;
-        self.errors_5xx += u64::from(is_5xx);
+        self.errors_5xx += u64::from(outcome == Outcome::ServerError);
+        self.shed += u64::from(outcome == Outcome::Shed);
         // `record` grows the auto-resizing histogram; it only fails beyond i64::MAX / 2.
         let value = latency_us.max(1);
         if self.latency_us.record(value).is_err() {
@@ -75,6 +91,7 @@ impl Counts {
     fn add(&mut self, other: &Counts) {
         self.requests += other.requests;
         self.errors_5xx += other.errors_5xx;
+        self.shed += other.shed;
         // Both histograms auto-resize, so adding cannot run out of range.
         let _ = self.latency_us.add(&other.latency_us);
     }
@@ -85,6 +102,7 @@ impl Counts {
         MetricsCounts {
             requests: self.requests,
             errors_5xx: self.errors_5xx,
+            shed: self.shed,
             latency_ms: (!h.is_empty()).then(|| LatencySummary {
                 p50: ms(h.value_at_quantile(0.50)),
                 p90: ms(h.value_at_quantile(0.90)),
@@ -120,14 +138,14 @@ impl RegionMetrics {
         }
     }
 
-    fn record(&mut self, now_sec: u64, window_secs: u64, latency_us: u64, is_5xx: bool) {
-        self.cumulative.record(latency_us, is_5xx);
+    fn record(&mut self, now_sec: u64, window_secs: u64, latency_us: u64, outcome: Outcome) {
+        self.cumulative.record(latency_us, outcome);
         self.expire(now_sec, window_secs);
         match self.buckets.back_mut() {
-            Some((sec, counts)) if *sec == now_sec => counts.record(latency_us, is_5xx),
+            Some((sec, counts)) if *sec == now_sec => counts.record(latency_us, outcome),
             _ => {
                 let mut counts = Counts::new();
-                counts.record(latency_us, is_5xx);
+                counts.record(latency_us, outcome);
                 self.buckets.push_back((now_sec, counts));
             }
         }
@@ -185,10 +203,10 @@ impl FrontDoor {
         tracing::info!("front door metrics reset");
     }
 
-    pub(super) fn record(&self, index: usize, latency: Duration, is_5xx: bool) {
+    pub(super) fn record(&self, index: usize, latency: Duration, outcome: Outcome) {
         let now_sec = lock(&self.epoch).instant.elapsed().as_secs();
         let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-        lock(&self.regions[index].metrics).record(now_sec, self.window_secs, us, is_5xx);
+        lock(&self.regions[index].metrics).record(now_sec, self.window_secs, us, outcome);
     }
 }
 
@@ -199,20 +217,21 @@ mod tests {
     #[test]
     fn sliding_window_forgets_old_seconds() {
         let mut m = RegionMetrics::new();
-        m.record(0, 3, 1_000, false);
-        m.record(1, 3, 2_000, true);
-        m.record(1, 3, 3_000, false);
+        m.record(0, 3, 1_000, Outcome::Answered);
+        m.record(1, 3, 2_000, Outcome::ServerError);
+        m.record(1, 3, 3_000, Outcome::Answered);
+        m.record(2, 3, 500, Outcome::Shed);
         let w = m.window(2, 3);
-        assert_eq!((w.requests, w.errors_5xx), (3, 1));
+        assert_eq!((w.requests, w.errors_5xx, w.shed), (4, 1, 1));
         let w = m.window(3, 3);
-        assert_eq!((w.requests, w.errors_5xx), (2, 1));
+        assert_eq!((w.requests, w.errors_5xx, w.shed), (3, 1, 1));
         let w = m.window(10, 3);
         assert_eq!(w.requests, 0);
         assert!(w.latency_ms.is_none());
         let c = m.cumulative.snapshot();
-        assert_eq!((c.requests, c.errors_5xx), (3, 1));
+        assert_eq!((c.requests, c.errors_5xx, c.shed), (4, 1, 1));
         let lat = c.latency_ms.unwrap();
         assert!((lat.max - 3.0).abs() < 0.01, "{lat:?}");
-        assert!((lat.p50 - 2.0).abs() < 0.01, "{lat:?}");
+        assert!((lat.p50 - 1.0).abs() < 0.01, "{lat:?}");
     }
 }

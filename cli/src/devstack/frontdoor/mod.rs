@@ -52,6 +52,8 @@ use metrics::{MetricsEpoch, RegionMetrics};
 
 /// The response header naming the region that served (or failed) a request.
 pub const REGION_HEADER: &str = "x-pm-region";
+/// The API's mark on a 503 of its admission control (load shedding).
+pub use pm_api::admission::SHED_HEADER;
 
 /// A record's role, as in Route 53 failover routing.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]

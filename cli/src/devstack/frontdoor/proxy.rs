@@ -12,7 +12,8 @@ use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::http::{Method, Request, Response, StatusCode, Uri, Version};
 use axum::Router;
 
-use super::{FrontDoor, Region, REGION_HEADER};
+use super::metrics::Outcome;
+use super::{FrontDoor, Region, REGION_HEADER, SHED_HEADER};
 
 impl FrontDoor {
     /// The proxy: every path and method goes through [`FrontDoor::handle`]. Serve it with
@@ -51,7 +52,18 @@ impl FrontDoor {
         let started = Instant::now();
         let mut resp = self.forward(region, upstream, peer, req).await;
         let (elapsed, is_5xx) = (started.elapsed(), resp.status().is_server_error());
-        self.record(index, elapsed, is_5xx);
+        let outcome = if !is_5xx {
+            Outcome::Answered
+        } else if resp.status() == StatusCode::SERVICE_UNAVAILABLE
+            && resp.headers().contains_key(SHED_HEADER)
+        {
+            Outcome::Shed
+        } else {
+            Outcome::ServerError
+        };
+        self.record(index, elapsed, outcome);
+        // A deploy's canary gate counts shed requests as failures: a build that sheds
+        // where the stable one does not is worse, whatever the reason.
         self.record_target(index, &target, elapsed, is_5xx);
         if let Ok(value) = HeaderValue::from_str(&region.name) {
             resp.headers_mut().insert(REGION_HEADER, value);

@@ -570,6 +570,7 @@ mod tests {
             status: Some(if ok { 200 } else { 503 }),
             region: None,
             ack: (ok && kind.is_write()).then(|| format!("R{seq}")),
+            retry_after: false,
         }
     }
 

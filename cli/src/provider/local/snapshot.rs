@@ -143,6 +143,7 @@ pub(super) async fn snapshot(p: &LocalProvider) -> Result<Topology, ProviderErro
         for r in &n.metrics.regions {
             t.requests += r.window.requests;
             t.errors_5xx += r.window.errors_5xx;
+            t.shed += r.window.shed;
             if let Some(l) = &r.window.latency_ms {
                 t.p99_ms = Some(t.p99_ms.unwrap_or(0.0).max(l.p99));
             }
