@@ -380,3 +380,72 @@ async fn deferred_allocation_shows_a_payment_pending_until_it_is_allocated() {
     }
     assert_eq!(inbox(&app, me, "processed").await.len(), 1);
 }
+
+/// Callbacks left pending (stored, then the process died before allocating) are processed
+/// by the worker's sweep in one batch: the batch's payments are recorded with one
+/// statement, and a receipt repeated within the batch is recorded once — for the first
+/// callback — while the repeats are a duplicate and an anomaly, as one by one.
+#[tokio::test]
+async fn a_batch_records_a_receipt_repeated_within_it_once() {
+    let db_url = fresh_db().await;
+    let app = TestApp::spawn_on(&db_url, &["--allocation", "deferred"]).await;
+    let me = "landlord-a";
+    let (_u, tenant, _lease) = rental(&app, me, "C-1", 5_000).await;
+    let first = c2b("SBKBAT1", "2000.00", "C-1");
+    let mut same = c2b("SBKBAT1", "2000", " c-1 ");
+    same["OrgAccountBalance"] = json!("9.00");
+    let bodies = [
+        first,
+        same,
+        c2b("SBKBAT1", "3000.00", "C-1"),
+        c2b("SBKBAT2", "1500.00", "C-1"),
+    ]
+    .map(|b| b.to_string());
+    let db = app.db().await;
+    // One statement: the sweep sees all four at once or none.
+    sqlx::query(
+        "INSERT INTO callback_inbox (id, landlord_id, kind, key, digest, body, status)
+         SELECT gen_random_uuid(), $1, 'c2b_confirmation', k, sha256(convert_to(b, 'UTF8')),
+                convert_to(b, 'UTF8'), 'pending'
+         FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS u(k, b, n) ORDER BY n",
+    )
+    .bind(me)
+    .bind(["SBKBAT1", "SBKBAT1", "SBKBAT1", "SBKBAT2"])
+    .bind(&bodies)
+    .execute(&db.0)
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while db
+        .count("SELECT count(*) FROM callback_inbox WHERE status = 'pending'")
+        .await
+        > 0
+    {
+        assert!(Instant::now() < deadline, "the sweep never processed them");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        db.count("SELECT count(*) FROM payments WHERE receipt = 'SBKBAT1'")
+            .await,
+        1
+    );
+    assert_eq!(
+        db.count("SELECT amount FROM payments WHERE receipt = 'SBKBAT1'")
+            .await,
+        2_000,
+        "the first callback of the batch is the one recorded"
+    );
+    assert_eq!(inbox(&app, me, "processed").await.len(), 2);
+    assert_eq!(inbox(&app, me, "duplicate").await.len(), 1);
+    let a = anomalies(&app, me).await;
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(
+        (&a[0]["expected_amount"], &a[0]["received_amount"]),
+        (&json!(2_000), &json!(3_000))
+    );
+    let (s, st) = app
+        .get(me, &format!("/v1/tenants/{tenant}/statement"))
+        .await;
+    assert_eq!(s, 200, "{st}");
+    assert_eq!(st["paid"], 3_500, "{st}");
+}
