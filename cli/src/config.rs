@@ -293,6 +293,63 @@ impl DeploySettings {
     }
 }
 
+/// How a stored M-Pesa callback is allocated (`pm-api serve --allocation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiAllocation {
+    /// In the request, before the answer (the API's default).
+    Inline,
+    /// By the inbox workers, in batches, after the answer (rent day).
+    Deferred,
+}
+
+/// The local stack's API settings (`[environments.local.api]`), passed to every API the
+/// stack starts — also the ones a drill or `dev up` restarts, since the stack records them.
+/// Unset: the API's own defaults. An environment variable of the same setting
+/// (`PM_ALLOCATION`, `PM_MAX_IN_FLIGHT`, `PM_MAX_QUEUE`, `PM_QUEUE_TIMEOUT_MS`) set for
+/// `pmctl` wins over the file.
+///
+/// ```toml
+/// [environments.local.api]   # rent day
+/// allocation = "deferred"
+/// max_in_flight = 64
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiSettings {
+    pub allocation: Option<ApiAllocation>,
+    /// Requests running at once (0: no limit; unset: the pool size).
+    pub max_in_flight: Option<usize>,
+    /// Requests that may wait for a slot; beyond, 503 + Retry-After at once.
+    pub max_queue: Option<usize>,
+    /// How long a request may wait for a slot.
+    pub queue_timeout_ms: Option<u64>,
+}
+
+impl ApiSettings {
+    /// As `pm-api serve`'s environment variables.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        let mut v = Vec::new();
+        if let Some(a) = self.allocation {
+            let a = match a {
+                ApiAllocation::Inline => "inline",
+                ApiAllocation::Deferred => "deferred",
+            };
+            v.push(("PM_ALLOCATION", a.to_string()));
+        }
+        if let Some(n) = self.max_in_flight {
+            v.push(("PM_MAX_IN_FLIGHT", n.to_string()));
+        }
+        if let Some(n) = self.max_queue {
+            v.push(("PM_MAX_QUEUE", n.to_string()));
+        }
+        if let Some(n) = self.queue_timeout_ms {
+            v.push(("PM_QUEUE_TIMEOUT_MS", n.to_string()));
+        }
+        v
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct LocalEnv {
@@ -306,6 +363,9 @@ pub struct LocalEnv {
     pub thresholds: Thresholds,
     #[serde(default)]
     pub autopilot: AutopilotSettings,
+    /// Boxed, like `deploy`: `EnvConfig`'s variants stay of a size.
+    #[serde(default)]
+    pub api: Box<ApiSettings>,
     /// Boxed: it is the largest part and environments are passed around by value.
     #[serde(default)]
     pub deploy: Box<DeploySettings>,
@@ -617,6 +677,43 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("unknown environment `prod`"), "{err}");
+    }
+
+    #[test]
+    fn api_settings_become_the_apis_environment_and_bad_ones_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pmctl.toml");
+        std::fs::write(
+            &p,
+            "[environments.local]\nkind = \"local\"\n[environments.local.api]\nallocation = \"deferred\"\nmax_in_flight = 64\n",
+        )
+        .unwrap();
+        let e = resolve(Some(&p), "local", None).unwrap();
+        let EnvKind::Local { env, .. } = e.kind else {
+            panic!("not local");
+        };
+        assert_eq!(
+            env.api.env(),
+            vec![
+                ("PM_ALLOCATION", "deferred".to_string()),
+                ("PM_MAX_IN_FLIGHT", "64".to_string())
+            ]
+        );
+        for (bad, named) in [
+            ("allocation = \"later\"", "later"),
+            ("max_in_flight = -1", "`-1`, expected usize"),
+            ("max_inflight = 64", "max_inflight"),
+        ] {
+            std::fs::write(
+                &p,
+                format!(
+                    "[environments.local]\nkind = \"local\"\n[environments.local.api]\n{bad}\n"
+                ),
+            )
+            .unwrap();
+            let err = resolve(Some(&p), "local", None).unwrap_err().to_string();
+            assert!(err.contains(named), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -43,6 +43,7 @@ fn from_stack(g: &Global) -> Result<Environment, CliError> {
                 health: spec.health.clone(),
                 thresholds: spec.thresholds.clone(),
                 autopilot: spec.autopilot.settings.clone(),
+                api: Box::new(spec.api.clone()),
                 deploy: Default::default(),
             },
         },

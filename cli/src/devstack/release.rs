@@ -175,11 +175,15 @@ pub async fn spawn_api(
     // The URL holds the password: through the environment (readable by the owner
     // only, /proc/PID/environ), never argv (world-readable in `ps`).
     let db_url = stack.db_url(region);
-    // The API's tuning knobs (allocation mode, admission limits), when pmctl has them.
-    let tuning: Vec<(&str, String)> = super::stack::API_TUNING
-        .iter()
-        .filter_map(|k| std::env::var(k).ok().map(|v| (*k, v)))
-        .collect();
+    // The API's tuning knobs (allocation mode, admission limits): the stack's recorded
+    // settings, then any pmctl was started with.
+    let mut tuning: Vec<(&str, String)> = stack.spec().api.env();
+    for k in super::stack::API_TUNING {
+        if let Ok(v) = std::env::var(k) {
+            tuning.retain(|(name, _)| name != k);
+            tuning.push((k, v));
+        }
+    }
     let mut env = vec![("DATABASE_URL", db_url.as_str())];
     env.extend(tuning.iter().map(|(k, v)| (*k, v.as_str())));
     if let Some(r) = release {

@@ -262,6 +262,9 @@ pub struct StackSpec {
     pub thresholds: Thresholds,
     #[serde(default)]
     pub autopilot: AutopilotLaunch,
+    /// The APIs' settings (`[environments.local.api]` when the stack was created).
+    #[serde(default)]
+    pub api: crate::config::ApiSettings,
 }
 
 /// How `dev up` starts the autopilot: its policy, and the environment it acts for.
@@ -300,6 +303,7 @@ impl StackSpec {
                 settings: env.autopilot.clone(),
                 env: crate::config::DEFAULT_ENV.into(),
             },
+            api: (*env.api).clone(),
         })
     }
 }
@@ -656,7 +660,8 @@ impl Stack {
 }
 
 /// Settings of `pm-api serve` passed through from pmctl's environment to the dev stack's
-/// APIs (e.g. `PM_ALLOCATION=deferred pmctl dev up`).
+/// APIs (e.g. `PM_ALLOCATION=deferred pmctl dev up`); they win over the stack's recorded
+/// `[environments.local.api]` settings.
 pub(crate) const API_TUNING: &[&str] = &[
     "PM_ALLOCATION",
     "PM_MAX_IN_FLIGHT",
