@@ -683,12 +683,14 @@ mod tests {
     fn api_settings_become_the_apis_environment_and_bad_ones_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("pmctl.toml");
-        std::fs::write(
-            &p,
-            "[environments.local]\nkind = \"local\"\n[environments.local.api]\nallocation = \"deferred\"\nmax_in_flight = 64\n",
-        )
-        .unwrap();
-        let e = resolve(Some(&p), "local", None).unwrap();
+        let with_api = |table: &str| {
+            let text = format!(
+                "[environments.local]\nkind = \"local\"\n[environments.local.api]\n{table}\n"
+            );
+            std::fs::write(&p, text).unwrap();
+            resolve(Some(&p), "local", None)
+        };
+        let e = with_api("allocation = \"deferred\"\nmax_in_flight = 64").unwrap();
         let EnvKind::Local { env, .. } = e.kind else {
             panic!("not local");
         };
@@ -704,14 +706,7 @@ mod tests {
             ("max_in_flight = -1", "`-1`, expected usize"),
             ("max_inflight = 64", "max_inflight"),
         ] {
-            std::fs::write(
-                &p,
-                format!(
-                    "[environments.local]\nkind = \"local\"\n[environments.local.api]\n{bad}\n"
-                ),
-            )
-            .unwrap();
-            let err = resolve(Some(&p), "local", None).unwrap_err().to_string();
+            let err = with_api(bad).unwrap_err().to_string();
             assert!(err.contains(named), "{bad}: {err}");
         }
     }
