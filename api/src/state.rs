@@ -17,14 +17,36 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpNet>,
 }
 
-/// When a stored callback is parsed, matched and allocated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+/// When a stored callback is parsed, matched and allocated (`--allocation`; `allocation`
+/// in pmctl.toml's `[environments.local.api]`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Allocation {
     /// In the request, right after the raw callback is stored (before the answer).
     #[default]
     Inline,
     /// By the inbox worker, in batches, after the answer: the request only stores.
     Deferred,
+}
+
+impl Allocation {
+    /// The value of `--allocation` / `PM_ALLOCATION`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Allocation::Inline => "inline",
+            Allocation::Deferred => "deferred",
+        }
+    }
 }
 
 #[derive(Clone)]

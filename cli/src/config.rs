@@ -293,16 +293,6 @@ impl DeploySettings {
     }
 }
 
-/// How a stored M-Pesa callback is allocated (`pm-api serve --allocation`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ApiAllocation {
-    /// In the request, before the answer (the API's default).
-    Inline,
-    /// By the inbox workers, in batches, after the answer (rent day).
-    Deferred,
-}
-
 /// The local stack's API settings (`[environments.local.api]`), passed to every API the
 /// stack starts — also the ones a drill or `dev up` restarts, since the stack records them.
 /// Unset: the API's own defaults. An environment variable of the same setting
@@ -317,7 +307,7 @@ pub enum ApiAllocation {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ApiSettings {
-    pub allocation: Option<ApiAllocation>,
+    pub allocation: Option<pm_api::state::Allocation>,
     /// Requests running at once (0: no limit; unset: the pool size).
     pub max_in_flight: Option<usize>,
     /// Requests that may wait for a slot; beyond, 503 + Retry-After at once.
@@ -331,11 +321,7 @@ impl ApiSettings {
     pub fn env(&self) -> Vec<(&'static str, String)> {
         let mut v = Vec::new();
         if let Some(a) = self.allocation {
-            let a = match a {
-                ApiAllocation::Inline => "inline",
-                ApiAllocation::Deferred => "deferred",
-            };
-            v.push(("PM_ALLOCATION", a.to_string()));
+            v.push(("PM_ALLOCATION", a.as_str().to_string()));
         }
         if let Some(n) = self.max_in_flight {
             v.push(("PM_MAX_IN_FLIGHT", n.to_string()));

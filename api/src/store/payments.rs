@@ -75,11 +75,7 @@ pub async fn insert_unsettled(
     landlord: &str,
     p: &NewPayment<'_>,
 ) -> Result<Option<Uuid>, sqlx::Error> {
-    let status = if p.lease_id.is_some() {
-        PaymentStatus::Credited
-    } else {
-        PaymentStatus::Unmatched
-    };
+    let status = status_of(p);
     let id: Option<(Uuid,)> = sqlx::query_as(
         "INSERT INTO payments (id, landlord_id, lease_id, method, status, amount, receipt, bill_ref, paid_at, kind)
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
@@ -100,6 +96,15 @@ pub async fn insert_unsettled(
     Ok(id.map(|r| r.0))
 }
 
+/// Credited with a lease, else in suspense.
+fn status_of(p: &NewPayment<'_>) -> PaymentStatus {
+    if p.lease_id.is_some() {
+        PaymentStatus::Credited
+    } else {
+        PaymentStatus::Unmatched
+    }
+}
+
 /// [`insert_unsettled`] for many payments with one statement (the inbox workers' batches),
 /// in order: `landlords[i]` records `ps[i]`. Answers, per payment, its id, or `None` where its
 /// receipt was already recorded — before, or by an earlier payment of the same call.
@@ -112,14 +117,6 @@ pub async fn insert_unsettled_many(
         return Ok(Vec::new());
     }
     let ids: Vec<Uuid> = ps.iter().map(|_| Uuid::new_v4()).collect();
-    let status = |p: &NewPayment<'_>| {
-        if p.lease_id.is_some() {
-            PaymentStatus::Credited
-        } else {
-            PaymentStatus::Unmatched
-        }
-        .as_str()
-    };
     // ORDER BY the input's position: a receipt repeated within the call is recorded for
     // its first payment, as one INSERT after the other would.
     let stored: Vec<(Uuid,)> = sqlx::query_as(
@@ -136,7 +133,7 @@ pub async fn insert_unsettled_many(
     .bind(landlords)
     .bind(ps.iter().map(|p| p.lease_id).collect::<Vec<_>>())
     .bind(ps.iter().map(|p| p.method.as_str()).collect::<Vec<_>>())
-    .bind(ps.iter().map(status).collect::<Vec<_>>())
+    .bind(ps.iter().map(|p| status_of(p).as_str()).collect::<Vec<_>>())
     .bind(ps.iter().map(|p| p.amount).collect::<Vec<_>>())
     .bind(ps.iter().map(|p| p.receipt).collect::<Vec<_>>())
     .bind(ps.iter().map(|p| p.bill_ref).collect::<Vec<_>>())
